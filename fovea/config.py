@@ -1,0 +1,390 @@
+"""MMPretrain-style configuration files.
+
+A config is a Python file of plain dicts (or a JSON/YAML file, read without
+executing anything). Features, with MMEngine's semantics:
+
+* ``_base_ = 'x.py'`` or ``_base_ = ['a.py', 'b.py']``: files resolved relative to
+  the config (or, failing that, to fovea's shipped configs), merged recursively
+  in order; the child's keys override the bases'.
+* ``_delete_=True`` inside a dict replaces the inherited dict instead of merging.
+* Base values can be read: ``_base_.model.backbone.depth`` in Python, or the
+  text form ``{{_base_.model.backbone.depth}}``.
+* ``--cfg-options key.sub=value``: see :func:`parse_cfg_options`.
+
+Python configs run as code; load configs from untrusted sources as JSON or YAML.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import pprint
+import re
+import types
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from fovea.utils.errors import ConfigError, did_you_mean
+
+CONFIG_ROOT = Path(__file__).parent / 'configs'
+DELETE_KEY = '_delete_'
+BASE_KEY = '_base_'
+
+#: top-level keys the Runner understands (MMPretrain's vocabulary)
+KNOWN_TOP_LEVEL = (
+    'model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator',
+    'optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg', 'default_hooks', 'custom_hooks',
+    'auto_scale_lr', 'randomness', 'load_from', 'resume', 'work_dir', 'env_cfg', 'log_level', 'log_processor',
+    'visualizer', 'default_scope', 'launcher', 'experiment_name', 'custom_imports', 'data_preprocessor')
+
+
+class ConfigDict(dict):
+    """A dict whose keys can also be read and written as attributes."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__()
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = _wrap(v)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f'config has no key {name!r}.{did_you_mean(name, self.keys())}') from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = _wrap(value)
+
+    def __delattr__(self, name: str) -> None:
+        del self[name]
+
+    def __deepcopy__(self, memo: dict) -> 'ConfigDict':
+        return type(self)({k: copy.deepcopy(v, memo) for k, v in self.items()})
+
+    def to_dict(self) -> dict:
+        return _unwrap(self)
+
+
+def _wrap(v: Any) -> Any:
+    if isinstance(v, ConfigDict):
+        return v
+    if isinstance(v, Mapping):
+        return ConfigDict(v)
+    if isinstance(v, list):
+        return [_wrap(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_wrap(x) for x in v)
+    return v
+
+
+def _unwrap(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {k: _unwrap(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_unwrap(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_unwrap(x) for x in v)
+    return v
+
+
+def merge(base: Any, child: Any) -> Any:
+    """Merge ``child`` into ``base`` recursively; dicts merge, everything else replaces."""
+    if isinstance(child, Mapping) and isinstance(base, Mapping) and not child.get(DELETE_KEY, False):
+        out = dict(base)
+        for k, v in child.items():
+            if k == DELETE_KEY:
+                continue
+            out[k] = merge(base[k], v) if k in base else _strip_delete(v)
+        return out
+    return _strip_delete(child)
+
+
+def _strip_delete(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {k: _strip_delete(x) for k, x in v.items() if k != DELETE_KEY}
+    if isinstance(v, list):
+        return [_strip_delete(x) for x in v]
+    return v
+
+
+def resolve_config_path(name: str | os.PathLike, relative_to: Path | None = None) -> Path:
+    """Find a config by path, relative path or shipped name (``lenet5_digits``)."""
+    p = Path(name)
+    candidates = []
+    if relative_to is not None:
+        candidates.append(relative_to / p)
+    candidates.append(p)
+    candidates.append(CONFIG_ROOT / p)
+    if not p.suffix:
+        candidates += [c.with_suffix('.py') for c in list(candidates)]
+    for c in candidates:
+        if c.is_file():
+            return c
+    if not p.suffix or p.parent == Path('.'):
+        stem = p.stem
+        shipped = [q for q in CONFIG_ROOT.rglob('*.py') if q.stem == stem and '_base_' not in q.parts]
+        if shipped:
+            return shipped[0]
+    names = list_configs()
+    raise ConfigError(
+        f'Config file {str(name)!r} was not found (looked in {", ".join(str(c) for c in candidates[:3])} '
+        f'and among the shipped configs).{did_you_mean(p.stem, names)} '
+        f'Pass the path of a config file or the name of a shipped one; `fovea list-configs` lists them.')
+
+
+def list_configs() -> list[str]:
+    """Names of the shipped (non-base) configs."""
+    return sorted(q.stem for q in CONFIG_ROOT.rglob('*.py') if '_base_' not in q.parts and q.name != '__init__.py')
+
+
+_BASE_VAR = re.compile(r'\{\{\s*_base_\.([\w\.]+)\s*\}\}')
+
+
+def _lookup(cfg: Mapping, dotted: str, filename: Path) -> Any:
+    cur: Any = cfg
+    for part in dotted.split('.'):
+        if isinstance(cur, (list, tuple)) and part.isdigit():
+            cur = cur[int(part)]
+        elif isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+        else:
+            raise ConfigError(f'{filename}: `_base_.{dotted}` does not exist in the base configs.'
+                              + (did_you_mean(part, cur.keys()) if isinstance(cur, Mapping) else ''))
+    return cur
+
+
+def _read_file(filename: Path, base: dict) -> dict:
+    """Read one config file into a plain dict; ``base`` is its merged bases (for references)."""
+    suffix = filename.suffix
+    text = filename.read_text(encoding='utf-8')
+    if suffix == '.py':
+        # text substitution of {{_base_.x}} by the repr of the base value
+        text = _BASE_VAR.sub(lambda m: repr(_unwrap(_lookup(base, m.group(1), filename))), text)
+        try:
+            code = compile(text, str(filename), 'exec')
+        except SyntaxError as exc:
+            raise ConfigError(f'Syntax error in config {filename}, line {exc.lineno}: {exc.msg}. '
+                              f'Fix the line: {(exc.text or "").strip()!r}') from None
+        namespace: dict[str, Any] = {'__file__': str(filename), '__name__': '__fovea_config__'}
+        if base:
+            namespace[BASE_KEY] = ConfigDict(base)
+        try:
+            exec(code, namespace)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(f'Config {filename} failed to run: {type(exc).__name__}: {exc}') from exc
+        out = {}
+        for k, v in namespace.items():
+            if k.startswith('__') or isinstance(v, (types.ModuleType, types.FunctionType, type)):
+                continue
+            if k == BASE_KEY and isinstance(v, ConfigDict):
+                continue  # the injected view of the bases, not the file's own _base_ list
+            out[k] = _unwrap(v)
+        return out
+    if suffix == '.json':
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f'Invalid JSON in config {filename}, line {exc.lineno}: {exc.msg}.') from None
+    if suffix in ('.yaml', '.yml'):
+        from fovea.utils.errors import require
+        yaml = require('yaml', 'tools', 'YAML configs')
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f'Invalid YAML in config {filename}: {exc}') from None
+    raise ConfigError(f'Config {filename} has the unsupported extension {suffix!r}; use .py, .json or .yaml.')
+
+
+def _peek_bases(filename: Path) -> list[str]:
+    """The ``_base_`` entries of a file, read without running it (Python) or by parsing (JSON/YAML)."""
+    if filename.suffix == '.py':
+        try:
+            tree = ast.parse(filename.read_text(encoding='utf-8'), str(filename))
+        except SyntaxError as exc:
+            raise ConfigError(f'Syntax error in config {filename}, line {exc.lineno}: {exc.msg}. '
+                              f'Fix the line: {(exc.text or "").strip()!r}') from None
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == BASE_KEY
+                                                    for t in node.targets):
+                try:
+                    val = ast.literal_eval(node.value)
+                except ValueError:
+                    raise ConfigError(f'{filename}: `_base_` must be a string or a list of strings.') from None
+                return [val] if isinstance(val, str) else list(val)
+        return []
+    data = _read_file(filename, {})
+    val = data.get(BASE_KEY, [])
+    return [val] if isinstance(val, str) else list(val)
+
+
+def load_file(filename: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> dict:
+    """Read a config file with its ``_base_`` chain into a merged plain dict."""
+    path = resolve_config_path(filename) if not _stack else Path(filename)
+    path = path.resolve()
+    if path in _stack:
+        chain = ' -> '.join(str(p) for p in _stack + (path,))
+        raise ConfigError(f'Circular _base_ inheritance: {chain}')
+    base: dict = {}
+    for b in _peek_bases(path):
+        try:
+            bpath = resolve_config_path(b, path.parent)
+        except ConfigError as exc:
+            raise ConfigError(f'{path}: base config {b!r} was not found. {exc}') from None
+        base = merge(base, load_file(bpath, _stack + (path,)))
+    own = _read_file(path, base)
+    own.pop(BASE_KEY, None)
+    return merge(base, own)
+
+
+# ---------------------------------------------------------------- cfg-options
+def parse_value(text: str) -> Any:
+    """Parse a ``--cfg-options`` value without evaluating code.
+
+    Python literals (``1``, ``0.1``, ``'a'``, ``[1, 2]``, ``(224, 224)``, ``None``,
+    ``True``, ``dict`` literals), lower-case ``true/false/none``, comma-separated
+    lists (``a,b`` -> ``['a', 'b']``) and bare strings.
+    """
+    s = text.strip()
+    try:
+        return ast.literal_eval(s)
+    except (ValueError, SyntaxError):
+        pass
+    low = s.lower()
+    if low in ('true', 'false'):
+        return low == 'true'
+    if low in ('none', 'null'):
+        return None
+    if s and s[0] in '[(' and s[-1] in '])':
+        inner = parse_value(s[1:-1]) if s[1:-1].strip() else []
+        items = inner if isinstance(inner, list) else [inner]
+        return items if s[0] == '[' else tuple(items)
+    if ',' in s:
+        return [parse_value(x) for x in _split_top(s)]
+    return s
+
+
+def _split_top(s: str) -> list[str]:
+    """Split on commas that are not inside brackets."""
+    parts, depth, cur = [], 0, ''
+    for ch in s:
+        if ch in '([{':
+            depth += 1
+        elif ch in ')]}':
+            depth -= 1
+        if ch == ',' and depth == 0:
+            parts.append(cur)
+            cur = ''
+        else:
+            cur += ch
+    parts.append(cur)
+    return [p for p in parts if p.strip()]
+
+
+def parse_cfg_options(options: Iterable[str]) -> dict[str, Any]:
+    """Turn ``['a.b=1', 'c=[1,2]']`` into ``{'a.b': 1, 'c': [1, 2]}``."""
+    out = {}
+    for opt in options:
+        if '=' not in opt:
+            raise ConfigError(f'--cfg-options entry {opt!r} has no "="; write it as key.subkey=value, '
+                              f'e.g. optim_wrapper.optimizer.lr=0.01')
+        k, v = opt.split('=', 1)
+        if not k.strip():
+            raise ConfigError(f'--cfg-options entry {opt!r} has an empty key.')
+        out[k.strip()] = parse_value(v)
+    return out
+
+
+def apply_options(cfg: dict, options: Mapping[str, Any]) -> dict:
+    """Set dotted keys in ``cfg`` (in place). Intermediate keys must exist (typos get suggestions);
+    list elements are addressed by index (``train_dataloader.dataset.pipeline.1.scale=160``)."""
+    for dotted, value in options.items():
+        parts = dotted.split('.')
+        cur: Any = cfg
+        for i, part in enumerate(parts[:-1]):
+            where = '.'.join(parts[:i + 1])
+            if isinstance(cur, list):
+                if not part.isdigit() or int(part) >= len(cur):
+                    raise ConfigError(f'--cfg-options {dotted}: {where} must be an index below {len(cur)}.')
+                cur = cur[int(part)]
+            elif isinstance(cur, dict):
+                if part not in cur:
+                    raise ConfigError(f'--cfg-options {dotted}: the config has no key {where!r}.'
+                                      f'{did_you_mean(part, cur.keys())}')
+                if cur[part] is None:
+                    cur[part] = {}
+                cur = cur[part]
+            else:
+                raise ConfigError(f'--cfg-options {dotted}: {".".join(parts[:i])} is {cur!r}, not a dict.')
+        last = parts[-1]
+        if isinstance(cur, list):
+            if not last.isdigit() or int(last) >= len(cur):
+                raise ConfigError(f'--cfg-options {dotted}: index must be below {len(cur)}.')
+            cur[int(last)] = value
+        elif isinstance(cur, dict):
+            if isinstance(value, dict) and isinstance(cur.get(last), dict):
+                cur[last] = merge(cur[last], value)
+            else:
+                cur[last] = value
+        else:
+            raise ConfigError(f'--cfg-options {dotted}: {".".join(parts[:-1])} is not a dict.')
+    return cfg
+
+
+# ---------------------------------------------------------------- Config
+class Config(ConfigDict):
+    """A resolved config: a :class:`ConfigDict` that remembers the file it came from."""
+
+    @classmethod
+    def fromfile(cls, filename: str | os.PathLike, cfg_options: Mapping[str, Any] | Iterable[str] | None = None
+                 ) -> 'Config':
+        path = resolve_config_path(filename)
+        data = load_file(path)
+        if cfg_options:
+            if not isinstance(cfg_options, Mapping):
+                cfg_options = parse_cfg_options(cfg_options)
+            apply_options(data, cfg_options)
+        cfg = cls(data)
+        dict.__setattr__(cfg, 'filename', str(path))
+        return cfg
+
+    @property
+    def name(self) -> str:
+        return Path(getattr(self, 'filename', 'config')).stem
+
+    def pretty_text(self) -> str:
+        """The config as a Python file that reads back to the same values."""
+        lines = [f'# resolved from {getattr(self, "filename", "<dict>")}']
+        for k, v in self.to_dict().items():
+            lines.append(f'{k} = {pprint.pformat(_dumpable(v), indent=1, width=100, sort_dicts=False)}')
+        return '\n'.join(lines) + '\n'
+
+    def dump(self, path: str | os.PathLike) -> None:
+        from fovea.utils.io import atomic_write_text
+        atomic_write_text(path, self.pretty_text())
+
+    def check_keys(self) -> None:
+        """Fail on top-level keys that look like misspellings of known keys."""
+        import difflib
+        for k in self:
+            if k in KNOWN_TOP_LEVEL or k.startswith('_'):
+                continue
+            close = difflib.get_close_matches(k, KNOWN_TOP_LEVEL, n=1, cutoff=0.85)
+            if close and close[0] not in self:
+                raise ConfigError(f'Unknown top-level config key {k!r} in {getattr(self, "filename", "config")}.'
+                                  f' Did you mean {close[0]!r}? Rename it so fovea uses it.')
+
+
+def _dumpable(v: Any) -> Any:
+    """Replace classes/functions by their import path so the dump is plain data."""
+    if isinstance(v, dict):
+        return {k: _dumpable(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_dumpable(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_dumpable(x) for x in v)
+    if isinstance(v, type) or callable(v):
+        return f'{v.__module__}.{v.__qualname__}'
+    return v

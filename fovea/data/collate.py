@@ -1,0 +1,35 @@
+"""Collate functions: combine packed samples into a batch."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from fovea.registry import FUNCTIONS
+
+__all__ = ['default_collate', 'pseudo_collate']
+
+
+@FUNCTIONS.register_module()
+def pseudo_collate(batch: Sequence[Any]) -> Any:
+    """Group fields into lists without stacking (MMEngine's pseudo_collate)."""
+    first = batch[0]
+    if isinstance(first, dict):
+        return {k: pseudo_collate([b[k] for b in batch]) for k in first}
+    return list(batch)
+
+
+@FUNCTIONS.register_module()
+def default_collate(batch: Sequence[Any]) -> Any:
+    """Like :func:`pseudo_collate`, but stacks same-shaped tensors (images of one size) into one tensor.
+
+    Stacking in the worker means one tensor crosses the process boundary instead of one per image.
+    """
+    batch = [b for b in batch if b is not None]
+    first = batch[0]
+    if isinstance(first, dict):
+        return {k: default_collate([b[k] for b in batch]) for k in first}
+    if isinstance(first, torch.Tensor) and all(isinstance(b, torch.Tensor) and b.shape == first.shape
+                                               for b in batch):
+        return torch.stack(list(batch))
+    return list(batch)

@@ -1,0 +1,86 @@
+"""Samplers: each rank reads its own share of a (shuffled) epoch."""
+from __future__ import annotations
+
+import math
+from typing import Iterator, Sized
+
+import torch
+from torch.utils.data import Sampler
+
+from fovea.registry import DATA_SAMPLERS
+from fovea.utils.dist import get_dist_info
+
+__all__ = ['DefaultSampler', 'InfiniteSampler']
+
+
+@DATA_SAMPLERS.register_module()
+class DefaultSampler(Sampler[int]):
+    """Rank-aware sampler over one epoch.
+
+    The epoch's order is a permutation seeded by ``seed + epoch`` (call :meth:`set_epoch`),
+    identical on every rank; rank r takes positions r, r + world, ... When ``round_up`` is set,
+    the list is padded by repeating from the start so every rank gets the same number of samples.
+    """
+
+    def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True):
+        self.dataset = dataset
+        self.shuffle = shuffle
+        self.seed = 0 if seed is None else int(seed)
+        self.round_up = round_up
+        self.rank, self.world_size = get_dist_info()
+        self.epoch = 0
+        n = len(dataset)
+        if round_up:
+            self.num_samples = math.ceil(n / self.world_size)
+            self.total_size = self.num_samples * self.world_size
+        else:
+            self.num_samples = math.ceil((n - self.rank) / self.world_size)
+            self.total_size = n
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            indices = torch.randperm(n, generator=g).tolist()
+        else:
+            indices = list(range(n))
+        if self.round_up and self.total_size > n:
+            reps = math.ceil(self.total_size / n)
+            indices = (indices * reps)[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.world_size])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+@DATA_SAMPLERS.register_module()
+class InfiniteSampler(Sampler[int]):
+    """An endless stream of (shuffled) epochs for iteration-based training, rank-aware."""
+
+    def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None):
+        self.dataset = dataset
+        self.shuffle = shuffle
+        self.seed = 0 if seed is None else int(seed)
+        self.rank, self.world_size = get_dist_info()
+        self.epoch = 0
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        epoch = self.epoch
+        while True:
+            if self.shuffle:
+                g = torch.Generator().manual_seed(self.seed + epoch)
+                order = torch.randperm(n, generator=g).tolist()
+            else:
+                order = list(range(n))
+            yield from order[self.rank::self.world_size]
+            epoch += 1
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.dataset) / self.world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch

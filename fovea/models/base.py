@@ -1,0 +1,177 @@
+"""Model base classes: weight initialisation from ``init_cfg`` and the model contract.
+
+``BaseModule`` adds MMEngine-style ``init_cfg`` (``Kaiming``, ``Normal``,
+``TruncNormal``, ``Xavier``, ``Uniform``, ``Constant``, ``Pretrained``) to
+``nn.Module``. ``BaseModel`` is the contract every trainable model follows::
+
+    forward(inputs, data_samples=None, mode='tensor' | 'loss' | 'predict')
+
+and owns its ``data_preprocessor``. ``train_step``/``val_step``/``test_step``
+are what the Runner calls; models with unusual training (momentum encoders,
+GANs) override them.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from fovea.registry import MODELS
+from fovea.utils.errors import ConfigError
+
+__all__ = ['BaseModule', 'BaseModel', 'initialize']
+
+
+def _class_names(m: nn.Module) -> set[str]:
+    return {c.__name__ for c in type(m).__mro__}
+
+
+def _fill(module: nn.Module, kind: str, cfg: dict) -> None:
+    weight = getattr(module, 'weight', None)
+    bias = getattr(module, 'bias', None)
+    bias_val = cfg.get('bias', 0.)
+    if 'bias_prob' in cfg and cfg['bias_prob'] is not None:
+        bias_val = float(-math.log((1 - cfg['bias_prob']) / cfg['bias_prob']))
+    if isinstance(weight, torch.Tensor) and weight.requires_grad is not None:
+        w = weight.data
+        if kind == 'Constant':
+            w.fill_(cfg.get('val', 0.))
+        elif kind == 'Normal':
+            nn.init.normal_(w, cfg.get('mean', 0.), cfg.get('std', 1.))
+        elif kind == 'TruncNormal':
+            std = cfg.get('std', 1.)
+            mean = cfg.get('mean', 0.)
+            nn.init.trunc_normal_(w, mean, std, cfg.get('a', -2.) , cfg.get('b', 2.))
+        elif kind == 'Uniform':
+            nn.init.uniform_(w, cfg.get('a', 0.), cfg.get('b', 1.))
+        elif kind == 'Xavier':
+            (nn.init.xavier_uniform_ if cfg.get('distribution', 'normal') == 'uniform'
+             else nn.init.xavier_normal_)(w, gain=cfg.get('gain', 1.))
+        elif kind == 'Kaiming':
+            fn = nn.init.kaiming_uniform_ if cfg.get('distribution', 'normal') == 'uniform' else nn.init.kaiming_normal_
+            if w.ndim >= 2:
+                fn(w, a=cfg.get('a', 0), mode=cfg.get('mode', 'fan_out'),
+                   nonlinearity=cfg.get('nonlinearity', 'relu'))
+    if isinstance(bias, torch.Tensor):
+        bias.data.fill_(bias_val)
+
+
+_INIT_KINDS = ('Constant', 'Normal', 'TruncNormal', 'Uniform', 'Xavier', 'Kaiming', 'Pretrained')
+
+
+def initialize(module: nn.Module, init_cfg: dict | Sequence[dict]) -> None:
+    """Apply one or several MMEngine-style initialiser configs to ``module``."""
+    cfgs = [init_cfg] if isinstance(init_cfg, dict) else list(init_cfg)
+    for cfg in cfgs:
+        cfg = dict(cfg)
+        kind = cfg.pop('type')
+        kind = {'kaiming': 'Kaiming', 'normal': 'Normal', 'constant': 'Constant'}.get(kind, kind)
+        if kind not in _INIT_KINDS:
+            raise ConfigError(f'Unknown init_cfg type {kind!r}; choose one of {", ".join(_INIT_KINDS)}.')
+        if kind == 'Pretrained':
+            from fovea.convert import load_pretrained
+            load_pretrained(module, cfg['checkpoint'], prefix=cfg.get('prefix'))
+            continue
+        layers = cfg.pop('layer', None)
+        layers = [layers] if isinstance(layers, str) else layers
+        override = cfg.pop('override', None)
+        for m in module.modules():
+            if layers is None:
+                if m is module:
+                    _fill(m, kind, cfg)
+            elif _class_names(m) & set(layers):
+                _fill(m, kind, cfg)
+        for ov in ([override] if isinstance(override, dict) else (override or [])):
+            ov = dict(ov)
+            name = ov.pop('name')
+            sub = getattr(module, name, None)
+            if sub is None:
+                raise ConfigError(f'init_cfg override names {name!r}, which {type(module).__name__} does not have.')
+            ov.setdefault('type', kind)
+            for k, v in cfg.items():
+                ov.setdefault(k, v)
+            initialize(sub, ov)
+
+
+class BaseModule(nn.Module):
+    """``nn.Module`` with an optional ``init_cfg`` applied by :meth:`init_weights`."""
+
+    def __init__(self, init_cfg: dict | list[dict] | None = None):
+        super().__init__()
+        self.init_cfg = init_cfg
+
+    def init_weights(self) -> None:
+        """Apply this module's ``init_cfg`` (pretrained loading last), then the children's."""
+        cfgs = [] if self.init_cfg is None else ([self.init_cfg] if isinstance(self.init_cfg, dict)
+                                                 else list(self.init_cfg))
+        plain = [c for c in cfgs if c.get('type') != 'Pretrained']
+        pretrained = [c for c in cfgs if c.get('type') == 'Pretrained']
+        if plain:
+            initialize(self, plain)
+        for child in self.children():
+            _init_children(child)
+        if pretrained:
+            initialize(self, pretrained)
+
+
+def _init_children(module: nn.Module) -> None:
+    if isinstance(module, BaseModule):
+        module.init_weights()
+    else:
+        for child in module.children():
+            _init_children(child)
+
+
+class BaseModel(BaseModule):
+    """A trainable model that owns its data preprocessor.
+
+    Args:
+        data_preprocessor: config or module; defaults to a plain
+            ``BaseDataPreprocessor`` (move to device, convert to float).
+    """
+
+    def __init__(self, data_preprocessor: dict | nn.Module | None = None, init_cfg: dict | None = None):
+        super().__init__(init_cfg)
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='BaseDataPreprocessor')
+        self.data_preprocessor = MODELS.build(data_preprocessor, key='data_preprocessor')
+
+    def forward(self, inputs: torch.Tensor, data_samples: list | None = None, mode: str = 'tensor') -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def parse_losses(losses: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Sum every entry whose name contains 'loss'; return it with detached values for logging.
+
+        No host synchronisation happens here: log values stay tensors until a logger reads them.
+        """
+        log_vars = {}
+        for name, value in losses.items():
+            if isinstance(value, torch.Tensor):
+                log_vars[name] = value.mean()
+            elif isinstance(value, (list, tuple)):
+                log_vars[name] = sum(v.mean() for v in value)
+            else:
+                raise TypeError(f'loss {name!r} is a {type(value).__name__}; losses must be tensors')
+        loss = sum(v for k, v in log_vars.items() if 'loss' in k)
+        log_vars = {k: v.detach() for k, v in log_vars.items()}
+        log_vars['loss'] = loss.detach()
+        return loss, log_vars
+
+    def train_step(self, data: dict, optim_wrapper) -> dict[str, torch.Tensor]:
+        """One optimisation step (or one accumulation micro-step) on a collated batch."""
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self(**data, mode='loss')
+            loss, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+        return log_vars
+
+    def val_step(self, data: dict) -> list:
+        data = self.data_preprocessor(data, False)
+        return self(**data, mode='predict')
+
+    def test_step(self, data: dict) -> list:
+        return self.val_step(data)

@@ -1,0 +1,73 @@
+"""ImageClassifier: backbone -> neck -> head."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from fovea.models.base import BaseModel
+from fovea.registry import MODELS
+
+__all__ = ['ImageClassifier']
+
+
+@MODELS.register_module()
+class ImageClassifier(BaseModel):
+    """An image classifier composed of a backbone, an optional neck and an optional head.
+
+    Args:
+        backbone: backbone config (returns a tuple of feature maps).
+        neck: neck config, e.g. ``dict(type='GlobalAveragePooling')``.
+        head: head config, e.g. ``dict(type='LinearClsHead', num_classes=1000, in_channels=2048)``.
+        pretrained: path/URL of a checkpoint for the whole model (MMPretrain's argument).
+        train_cfg: ``dict(augments=[...])`` batch augments, as in MMPretrain; moved into the
+            data preprocessor.
+        data_preprocessor: defaults to ``ClsDataPreprocessor``.
+    """
+
+    def __init__(self, backbone: dict, neck: dict | None = None, head: dict | None = None,
+                 pretrained: str | None = None, train_cfg: dict | None = None,
+                 data_preprocessor: dict | None = None, init_cfg: dict | None = None):
+        if pretrained is not None:
+            init_cfg = dict(type='Pretrained', checkpoint=pretrained)
+        data_preprocessor = dict(data_preprocessor or {})
+        data_preprocessor.setdefault('type', 'ClsDataPreprocessor')
+        if train_cfg is not None and 'augments' in train_cfg:
+            data_preprocessor['batch_augments'] = train_cfg
+            if head is not None and 'num_classes' in head:
+                data_preprocessor.setdefault('num_classes', head['num_classes'])
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone, key='backbone')
+        self.neck = MODELS.build(neck, key='neck')
+        self.head = MODELS.build(head, key='head')
+
+    @property
+    def with_neck(self) -> bool:
+        return self.neck is not None
+
+    @property
+    def with_head(self) -> bool:
+        return self.head is not None
+
+    def extract_feat(self, inputs: torch.Tensor, stage: str = 'neck') -> Any:
+        """Features after the 'backbone', the 'neck' or the head's 'pre_logits'."""
+        if stage not in ('backbone', 'neck', 'pre_logits'):
+            raise ValueError(f"stage must be 'backbone', 'neck' or 'pre_logits', got {stage!r}")
+        x = self.backbone(inputs)
+        if stage == 'backbone':
+            return x
+        if self.with_neck:
+            x = self.neck(x)
+        if stage == 'neck':
+            return x
+        return self.head.pre_logits(x)
+
+    def forward(self, inputs: torch.Tensor, data_samples: list | None = None, mode: str = 'tensor') -> Any:
+        if mode == 'tensor':
+            feats = self.extract_feat(inputs)
+            return self.head(feats) if self.with_head else feats
+        if mode == 'loss':
+            return self.head.loss(self.extract_feat(inputs), data_samples)
+        if mode == 'predict':
+            return self.head.predict(self.extract_feat(inputs), data_samples)
+        raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got {mode!r}")

@@ -1,0 +1,153 @@
+"""Data preprocessors: the device-side end of the data pipeline.
+
+Workers deliver uint8 CHW RGB images; the model's preprocessor moves a collated
+batch to the model's device, converts it to float, normalises it, optionally
+switches it to channels_last, and applies batch augments (Mixup, CutMix) that
+turn hard labels into soft targets.
+
+Channel order: fovea decodes images as RGB. MMPretrain decodes BGR and flips
+when ``to_rgb=True``. To give the model the same tensor MMPretrain gives for the
+same file and config, fovea leaves RGB as is when ``to_rgb=True`` and flips to
+BGR when ``to_rgb=False`` (for 3-channel input). ``mean``/``std`` are on the
+0-255 scale, in the order the model sees.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fovea.registry import BATCH_AUGMENTS, MODELS
+from fovea.structures import DataSample
+
+__all__ = ['BaseDataPreprocessor', 'ClsDataPreprocessor', 'stack_batch', 'samples_to_targets']
+
+
+def stack_batch(inputs: torch.Tensor | Sequence[torch.Tensor], pad_size_divisor: int = 1,
+                pad_value: float = 0) -> torch.Tensor:
+    """Stack images of possibly different sizes into one tensor, padding bottom/right."""
+    if isinstance(inputs, torch.Tensor):
+        if pad_size_divisor <= 1:
+            return inputs
+        inputs = list(inputs)
+    h = max(t.shape[-2] for t in inputs)
+    w = max(t.shape[-1] for t in inputs)
+    if pad_size_divisor > 1:
+        h = -(-h // pad_size_divisor) * pad_size_divisor
+        w = -(-w // pad_size_divisor) * pad_size_divisor
+    out = [F.pad(t, (0, w - t.shape[-1], 0, h - t.shape[-2]), value=pad_value) if t.shape[-2:] != (h, w) else t
+           for t in inputs]
+    return torch.stack(out)
+
+
+def samples_to_targets(data_samples: Sequence[DataSample], num_classes: int | None = None,
+                       device: torch.device | None = None) -> torch.Tensor:
+    """Hard labels as a (B,) tensor, or soft/one-hot targets (B, C) when the samples carry scores."""
+    if 'gt_score' in data_samples[0]:
+        return torch.stack([s.gt_score for s in data_samples]).to(device)
+    return torch.cat([s.gt_label for s in data_samples]).to(device)
+
+
+@MODELS.register_module()
+class BaseDataPreprocessor(nn.Module):
+    """Move a batch to the model's device and convert images to float."""
+
+    def __init__(self, non_blocking: bool = True):
+        super().__init__()
+        self.non_blocking = non_blocking
+        self.register_buffer('_device_probe', torch.empty(0), persistent=False)
+        self.channels_last = False
+
+    @property
+    def device(self) -> torch.device:
+        return self._device_probe.device
+
+    def cast(self, data: Any) -> Any:
+        """Move tensors (and DataSamples) in nested containers to the device."""
+        if isinstance(data, torch.Tensor):
+            return data.to(self.device, non_blocking=self.non_blocking)
+        if isinstance(data, DataSample):
+            return data.to(self.device, non_blocking=self.non_blocking)
+        if isinstance(data, dict):
+            return {k: self.cast(v) for k, v in data.items()}
+        if isinstance(data, (list, tuple)):
+            return type(data)(self.cast(v) for v in data)
+        return data
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = self.cast(data)
+        inputs = data['inputs']
+        if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], torch.Tensor):
+            inputs = stack_batch(inputs)
+        if isinstance(inputs, torch.Tensor):
+            inputs = inputs.float()
+        return {'inputs': inputs, 'data_samples': data.get('data_samples')}
+
+
+@MODELS.register_module()
+class ClsDataPreprocessor(BaseDataPreprocessor):
+    """Preprocessor for image classification (MMPretrain's arguments and semantics).
+
+    Args:
+        mean / std: per-channel statistics on the 0-255 scale (``None``: no normalisation).
+        pad_size_divisor / pad_value: pad images so height and width divide by this.
+        to_rgb: see the module docstring (fovea images are RGB already).
+        to_onehot / num_classes: store one-hot ``gt_score`` targets.
+        batch_augments: ``dict(augments=[dict(type='Mixup', alpha=0.8), ...], probs=[...])``,
+            applied in training only.
+    """
+
+    def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 pad_size_divisor: int = 1, pad_value: float = 0, to_rgb: bool = False,
+                 to_onehot: bool = False, num_classes: int | None = None,
+                 batch_augments: dict | None = None, non_blocking: bool = True):
+        super().__init__(non_blocking)
+        self.pad_size_divisor = pad_size_divisor
+        self.pad_value = pad_value
+        self.to_rgb = to_rgb
+        self.to_onehot = to_onehot
+        self.num_classes = num_classes
+        self._normalize = mean is not None
+        if self._normalize:
+            if std is None:
+                raise ValueError('ClsDataPreprocessor: give std together with mean')
+            self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1), False)
+            self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1), False)
+        self.batch_augments = None
+        if batch_augments is not None:
+            batch_augments = dict(batch_augments)
+            batch_augments.setdefault('type', 'RandomBatchAugment')
+            if num_classes is None:
+                num_classes = batch_augments.get('num_classes')
+            batch_augments.setdefault('num_classes', num_classes)
+            self.batch_augments = BATCH_AUGMENTS.build(batch_augments, key='batch_augments')
+            self.to_onehot = True
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = self.cast(data)
+        inputs = data['inputs']
+        if isinstance(inputs, torch.Tensor) and self.pad_size_divisor <= 1:
+            batch = inputs.float()
+        else:
+            batch = stack_batch([t.float() for t in inputs], self.pad_size_divisor, self.pad_value)
+        if batch.shape[1] == 3 and not self.to_rgb:
+            batch = batch.flip(1)  # RGB -> BGR, the order MMPretrain feeds when to_rgb=False
+        if self._normalize:
+            batch = (batch - self.mean) / self.std
+        if self.channels_last and batch.ndim == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        samples = data.get('data_samples')
+        if samples is not None and self.to_onehot and 'gt_label' in samples[0] and 'gt_score' not in samples[0]:
+            num = self.num_classes or samples[0].get('num_classes')
+            if num is None:
+                raise ValueError('ClsDataPreprocessor: to_onehot/batch_augments need num_classes')
+            for s in samples:
+                s.set_gt_score(F.one_hot(s.gt_label, num).sum(0).float().clamp_(max=1))
+        if training and self.batch_augments is not None and samples is not None:
+            score = torch.stack([s.gt_score for s in samples])
+            batch, score = self.batch_augments(batch, score)
+            for s, sc in zip(samples, score):
+                s.set_gt_score(sc)
+        return {'inputs': batch, 'data_samples': samples}

@@ -1,0 +1,60 @@
+"""Error types that carry a user-facing explanation.
+
+Every error a user can cause (a bad config, a missing file, a mismatched
+checkpoint) is raised as a :class:`FoveaError` subclass whose message names the
+thing that is wrong and says how to fix it. The CLI prints these messages as a
+single paragraph instead of a traceback.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable
+
+
+class FoveaError(Exception):
+    """Base class for errors caused by user input."""
+
+
+class ConfigError(FoveaError, ValueError):
+    """A config file, key or value is invalid."""
+
+
+class DataError(FoveaError, ValueError):
+    """A dataset file, annotation or sample is invalid."""
+
+
+class CheckpointError(FoveaError, ValueError):
+    """A checkpoint cannot be read or does not match the model."""
+
+
+class MissingDependencyError(FoveaError, ImportError):
+    """An optional dependency is not installed."""
+
+
+def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Return up to ``n`` candidates that look like ``name`` (for 'did you mean')."""
+    candidates = list(candidates)
+    found = difflib.get_close_matches(name, candidates, n=n, cutoff=0.5)
+    if not found:
+        low = name.lower()
+        found = [c for c in candidates if low in c.lower() or c.lower() in low][:n]
+    return found
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A ' Did you mean ...?' suffix, or an empty string when nothing is close."""
+    found = closest(name, candidates)
+    return f" Did you mean {', '.join(repr(f) for f in found)}?" if found else ""
+
+
+def require(module: str, extra: str, purpose: str = ""):
+    """Import an optional dependency or fail naming the pip extra that provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        what = f" for {purpose}" if purpose else ""
+        raise MissingDependencyError(
+            f"The optional package '{module.split('.')[0]}' is needed{what} but is not installed. "
+            f"Install it with: pip install 'fovea[{extra}]'") from exc
