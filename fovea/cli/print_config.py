@@ -1,0 +1,18 @@
+"""fovea print-config CFG: print the fully resolved config."""
+from __future__ import annotations
+
+from fovea.cli._common import add_cfg_options
+
+COMMAND = 'print-config'
+HELP = 'print the fully resolved config (bases merged, overrides applied)'
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument('config', help='config file or shipped config name')
+    add_cfg_options(parser)
+
+
+def run(args) -> int:
+    from fovea.config import Config
+    print(Config.fromfile(args.config, args.cfg_options).pretty_text(), end='')
+    return 0
