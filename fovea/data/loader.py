@@ -1,0 +1,65 @@
+"""build_dataloader: a DataLoader from an MMPretrain-style ``*_dataloader`` config."""
+from __future__ import annotations
+
+import random
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from fovea.registry import DATA_SAMPLERS, DATASETS, FUNCTIONS, build, key_scope
+from fovea.utils.errors import ConfigError
+
+__all__ = ['build_dataloader', 'worker_init_fn']
+
+_LOADER_KEYS = ('batch_size', 'num_workers', 'persistent_workers', 'pin_memory', 'prefetch_factor', 'drop_last',
+                'sampler', 'batch_sampler', 'collate_fn', 'dataset', 'timeout', 'multiprocessing_context')
+
+
+def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
+    """Seed each worker differently but reproducibly (numpy, random, torch)."""
+    worker_seed = num_workers * rank + worker_id + seed
+    np.random.seed(worker_seed % 2**32)
+    random.seed(worker_seed)
+    torch.manual_seed(worker_seed)
+
+
+def build_dataloader(cfg: dict, seed: int | None = None, key: str = 'train_dataloader') -> DataLoader:
+    """Build the dataset, sampler and loader described by ``cfg``.
+
+    ``cfg`` keys: dataset, sampler (default ``DefaultSampler(shuffle=False)``), batch_size,
+    num_workers, persistent_workers, pin_memory, prefetch_factor, drop_last, collate_fn
+    (default ``default_collate``).
+    """
+    from fovea.utils.dist import get_dist_info
+    cfg = dict(cfg)
+    with key_scope(key):
+        unknown = set(cfg) - set(_LOADER_KEYS)
+        if unknown:
+            from fovea.utils.errors import did_you_mean
+            k = sorted(unknown)[0]
+            raise ConfigError(f'Unknown key {key}.{k}.{did_you_mean(k, _LOADER_KEYS)} '
+                              f'Dataloader keys: {", ".join(_LOADER_KEYS)}.')
+        if 'dataset' not in cfg:
+            raise ConfigError(f'{key} has no dataset; add {key}.dataset=dict(type=..., ...).')
+        dataset = build(cfg.pop('dataset'), DATASETS, key='dataset')
+        sampler_cfg = cfg.pop('sampler', None) or dict(type='DefaultSampler', shuffle=False)
+        sampler = build(sampler_cfg, DATA_SAMPLERS, key='sampler', dataset=dataset, seed=seed) \
+            if isinstance(sampler_cfg, dict) else sampler_cfg
+        collate = cfg.pop('collate_fn', None) or dict(type='default_collate')
+        if isinstance(collate, dict):
+            collate = dict(collate)
+            fn = FUNCTIONS.get(collate.pop('type'))
+            collate = partial(fn, **collate) if collate else fn
+    cfg.pop('batch_sampler', None)
+    num_workers = int(cfg.pop('num_workers', 0))
+    rank, _ = get_dist_info()
+    init = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed) if seed is not None else None
+    if num_workers == 0:
+        cfg.pop('persistent_workers', None)
+        cfg.pop('prefetch_factor', None)
+    loader = DataLoader(dataset, sampler=sampler, collate_fn=collate, num_workers=num_workers,
+                        worker_init_fn=init, batch_size=cfg.pop('batch_size', 1), **cfg)
+    return loader
