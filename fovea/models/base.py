@@ -160,11 +160,16 @@ class BaseModel(BaseModule):
         log_vars['loss'] = loss.detach()
         return loss, log_vars
 
-    def train_step(self, data: dict, optim_wrapper) -> dict[str, torch.Tensor]:
-        """One optimisation step (or one accumulation micro-step) on a collated batch."""
-        with optim_wrapper.optim_context(self):
+    def train_step(self, data: dict, optim_wrapper, forward: nn.Module | None = None) -> dict[str, torch.Tensor]:
+        """One optimisation step (or one accumulation micro-step) on a collated batch.
+
+        ``forward`` is the module to call (a DistributedDataParallel wrapper of this model, so that
+        gradients are all-reduced); by default the model itself.
+        """
+        forward = forward or self
+        with optim_wrapper.optim_context(forward):
             data = self.data_preprocessor(data, True)
-            losses = self(**data, mode='loss')
+            losses = forward(**data, mode='loss')
             loss, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(loss)
         return log_vars
