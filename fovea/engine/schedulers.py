@@ -43,9 +43,8 @@ class ParamScheduler:
         self.begin, self.end, self.by_epoch = begin, end, by_epoch
         self.verbose = verbose
         for g in optimizer.param_groups:
-            if self.param_name not in g:
-                if self.param_name == 'momentum' and 'betas' in g:
-                    continue  # Adam-style optimizers: momentum is betas[0]
+            if self.param_name not in g and not (self.param_name == 'momentum' and 'betas' in g):
+                # (Adam-style optimizers have no 'momentum': it is betas[0], see _get/_set)
                 raise ConfigError(f'{type(self).__name__} schedules {self.param_name!r}, which the optimizer '
                                   f'{type(optimizer).__name__} does not have.')
             g.setdefault(f'initial_{self.param_name}', self._get(g))
@@ -80,15 +79,18 @@ class ParamScheduler:
         self.last_step += 1
         k = self.last_step
         for group, base in zip(self.optimizer.param_groups, self.base_values):
-            cur, lo = self._get(group), self.floor(base)
-            prev = self.ratio(k - 1) if k > 0 else 1.
-            if prev == 0:  # restart from the closed form when the chain hits zero
-                new = lo + (base - lo) * self.ratio(k)
-            else:
-                new = lo + (cur - lo) * self.ratio(k) / prev
+            new = self.next_value(k, self._get(group), base, group)
             self._set(group, new)
             if self.verbose:
                 print(f'{type(self).__name__}: step {self.global_step}: {self.param_name}={new:.4e}')
+
+    def next_value(self, k: int, cur: float, base: float, group: dict) -> float:
+        """The value at window step ``k`` given the current value (chainable form by default)."""
+        lo = self.floor(base)
+        prev = self.ratio(k - 1) if k > 0 else 1.
+        if prev == 0:  # restart from the closed form when the chain hits zero
+            return lo + (base - lo) * self.ratio(k)
+        return lo + (cur - lo) * self.ratio(k) / prev
 
     def get_last_value(self) -> list[float]:
         return [self._get(g) for g in self.optimizer.param_groups]
@@ -217,17 +219,125 @@ class PolyParamScheduler(ParamScheduler):
         return max(0., 1 - min(k, self.total_iters) / self.total_iters) ** self.power
 
 
+class OneCycleParamScheduler(ParamScheduler):
+    """The 1cycle policy (Smith & Topin, "Super-Convergence", arXiv:1708.07120), MMEngine's OneCycleLR.
+
+    The value rises from ``eta_max / div_factor`` to ``eta_max`` over the first ``pct_start`` of
+    ``total_steps`` and anneals (cosine or linear) to ``eta_max / div_factor / final_div_factor``;
+    ``three_phase=True`` comes back down to the initial value symmetrically before the final anneal.
+    Not chainable: it sets the value from its closed form. ``total_steps`` defaults to
+    ``epochs * steps_per_epoch``, else to the window length ``end - begin``; like MMEngine,
+    ``convert_to_iter_based`` scales ``begin``/``end`` but not ``total_steps``.
+    """
+
+    def __init__(self, optimizer, eta_max: float | Sequence[float] = 0., total_steps: int | None = None,
+                 epochs: int | None = None, steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = 'cos', div_factor: float = 25., final_div_factor: float = 1e4,
+                 three_phase: bool = False, **kwargs: Any):
+        name = type(self).__name__
+        if total_steps is None:
+            if epochs is not None or steps_per_epoch is not None:
+                if not (isinstance(epochs, int) and epochs > 0 and isinstance(steps_per_epoch, int)
+                        and steps_per_epoch > 0):
+                    raise ConfigError(f'{name}: epochs and steps_per_epoch must be positive integers, '
+                                      f'got {epochs}, {steps_per_epoch}')
+                total_steps = epochs * steps_per_epoch
+            else:
+                total_steps = kwargs.get('end', INF) - kwargs.get('begin', 0)
+                if total_steps >= INF // 2:
+                    raise ConfigError(f'{name} needs total_steps (or epochs and steps_per_epoch, or a finite end)')
+        if not isinstance(total_steps, int) or total_steps <= 1:
+            raise ConfigError(f'{name}: total_steps must be an integer > 1, got {total_steps!r}')
+        if not 0 <= pct_start <= 1:
+            raise ConfigError(f'{name}: pct_start must be in [0, 1], got {pct_start}')
+        if anneal_strategy not in ('cos', 'linear'):
+            raise ConfigError(f"{name}: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+        self.total_steps, self.anneal_strategy = total_steps, anneal_strategy
+        p = float(pct_start * total_steps)
+        # (last step of the phase, start key, end key), as torch/MMEngine
+        self.phases = ([(p - 1, 'initial', 'max'), (2 * p - 2, 'max', 'initial'), (total_steps - 1, 'initial', 'min')]
+                       if three_phase else [(p - 1, 'initial', 'max'), (total_steps - 1, 'max', 'min')])
+        param = kwargs.get('param_name') or self.param_name
+        maxes = list(eta_max) if isinstance(eta_max, (list, tuple)) else [eta_max] * len(optimizer.param_groups)
+        if len(maxes) != len(optimizer.param_groups):
+            raise ConfigError(f'{name}: eta_max has {len(maxes)} values for {len(optimizer.param_groups)} '
+                              f'parameter groups')
+        if kwargs.get('last_step', -1) == -1:
+            for g, m in zip(optimizer.param_groups, maxes):
+                g[f'initial_{param}'] = m / div_factor
+                g[f'max_{param}'] = m
+                g[f'min_{param}'] = m / div_factor / final_div_factor
+        super().__init__(optimizer, **kwargs)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self.anneal_strategy == 'cos':
+            return end + (start - end) * (1 + math.cos(math.pi * pct)) / 2
+        return start + (end - start) * pct
+
+    def next_value(self, k: int, cur: float, base: float, group: dict) -> float:
+        if k > self.total_steps:
+            raise ConfigError(f'{type(self).__name__} stepped {k + 1} times but total_steps is '
+                              f'{self.total_steps}; set end (or total_steps) to cover the run.')
+        start = 0.
+        for i, (last, a, b) in enumerate(self.phases):
+            if k <= last or i == len(self.phases) - 1:
+                span = last - start
+                pct = (k - start) / span if span > 0 else 1.
+                return self._anneal(group[f'{a}_{self.param_name}'], group[f'{b}_{self.param_name}'], pct)
+            start = last
+        raise AssertionError('unreachable')
+
+
+class CosineRestartParamScheduler(ParamScheduler):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter, arXiv:1608.03983), MMEngine's
+    CosineRestartLR: period ``i`` starts at ``base * restart_weights[i]`` and anneals to ``eta_min``
+    (or ``eta_min_ratio * base``) over ``periods[i]`` steps; after the last period the value is left alone."""
+    epoch_keys = ('periods',)
+
+    def __init__(self, optimizer, periods: Sequence[int], restart_weights: Sequence[float] = (1,),
+                 eta_min: float | None = None, eta_min_ratio: float | None = None, **kwargs: Any):
+        name = type(self).__name__
+        if (eta_min is None) == (eta_min_ratio is None):
+            raise ConfigError(f'{name}: give exactly one of eta_min or eta_min_ratio')
+        if len(periods) != len(restart_weights):
+            raise ConfigError(f'{name}: periods ({len(periods)}) and restart_weights ({len(restart_weights)}) '
+                              f'must have the same length')
+        if any(p < 1 for p in periods):
+            raise ConfigError(f'{name}: periods must be positive, got {list(periods)}')
+        self.periods, self.restart_weights = list(periods), list(restart_weights)
+        self.eta_min, self.eta_min_ratio = eta_min, eta_min_ratio
+        self.cumulative_periods = [sum(self.periods[:i + 1]) for i in range(len(self.periods))]
+        super().__init__(optimizer, **kwargs)
+
+    def floor(self, base: float) -> float:
+        return base * self.eta_min_ratio if self.eta_min_ratio is not None else self.eta_min
+
+    def next_value(self, k: int, cur: float, base: float, group: dict) -> float:
+        idx = next((i for i, c in enumerate(self.cumulative_periods) if k < c), None)
+        if idx is None:
+            return cur
+        t = k - (self.cumulative_periods[idx - 1] if idx else 0)
+        period, lo = self.periods[idx], self.floor(base)
+        if t == 0:
+            return base * self.restart_weights[idx]
+        prev = 1 + math.cos(math.pi * (t - 1) / period)
+        return lo + (cur - lo) * (1 + math.cos(math.pi * t / period)) / prev
+
+
 #: registered name prefix -> shape; each is registered for lr, momentum and weight decay
 _SHAPES = {
     'Linear': LinearParamScheduler, 'Constant': ConstantParamScheduler,
     'CosineAnnealing': CosineAnnealingParamScheduler, 'MultiStep': MultiStepParamScheduler,
     'Step': StepParamScheduler, 'Exponential': ExponentialParamScheduler, 'Poly': PolyParamScheduler,
+    'CosineRestart': CosineRestartParamScheduler, 'OneCycle': OneCycleParamScheduler,
 }
 _PARAMS = {'LR': 'lr', 'Momentum': 'momentum', 'WeightDecay': 'weight_decay'}
 
 for _shape, _cls in _SHAPES.items():
     PARAM_SCHEDULERS.register_module(name=f'{_shape}ParamScheduler', module=_cls)
     for _suffix, _param in _PARAMS.items():
+        if _shape == 'OneCycle' and _param != 'lr':
+            continue  # MMEngine's 1cycle drives the learning rate only
         _sub = type(f'{_shape}{_suffix}', (_cls,), {'param_name': _param, '__doc__': _cls.__doc__})
         PARAM_SCHEDULERS.register_module(module=_sub)
         globals()[_sub.__name__] = _sub
