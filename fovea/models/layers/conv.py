@@ -75,9 +75,11 @@ def build_activation_layer(cfg: dict | None) -> nn.Module:
 
 
 def build_conv_layer(cfg: dict | None, *args: Any, **kwargs: Any) -> nn.Module:
-    """``dict(type='Conv2d')`` (default), 'Conv1d' or 'Conv3d'."""
+    """``dict(type='Conv2d')`` (default), 'Conv1d', 'Conv3d' or 'Conv2dAdaptivePadding' (TF 'SAME')."""
+    from fovea.models.layers.padding import Conv2dAdaptivePadding
     kind = (cfg or {}).get('type', 'Conv2d')
-    layers = {'Conv2d': nn.Conv2d, 'Conv': nn.Conv2d, 'Conv1d': nn.Conv1d, 'Conv3d': nn.Conv3d}
+    layers = {'Conv2d': nn.Conv2d, 'Conv': nn.Conv2d, 'Conv1d': nn.Conv1d, 'Conv3d': nn.Conv3d,
+              'Conv2dAdaptivePadding': Conv2dAdaptivePadding}
     if kind not in layers:
         raise ConfigError(f'Unknown conv type {kind!r}; known: {", ".join(layers)}')
     return layers[kind](*args, **kwargs)
