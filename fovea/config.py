@@ -162,7 +162,11 @@ def _read_file(filename: Path, base: dict) -> dict:
         # text substitution of {{_base_.x}} by the repr of the base value
         text = _BASE_VAR.sub(lambda m: repr(_unwrap(_lookup(base, m.group(1), filename))), text)
         try:
-            code = compile(text, str(filename), 'exec')
+            tree = ast.parse(text, str(filename))
+            # the file's own `_base_ = [...]` was read by _peek_bases; drop it so `_base_.x` reads the bases
+            tree.body = [n for n in tree.body if not (isinstance(n, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == BASE_KEY for t in n.targets))]
+            code = compile(tree, str(filename), 'exec')
         except SyntaxError as exc:
             raise ConfigError(f'Syntax error in config {filename}, line {exc.lineno}: {exc.msg}. '
                               f'Fix the line: {(exc.text or "").strip()!r}') from None

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     if not getattr(args, 'command', None):
         parser.print_help()
         sys.exit(2)
-    logging.basicConfig(level=logging.INFO, format='%(message)s')
+    logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stdout)
     try:
         code = args._run(args)
     except FoveaError as exc:

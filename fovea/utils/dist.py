@@ -36,7 +36,7 @@ def init_dist(backend: str | None = None, timeout_s: int = 1800) -> tuple[int, i
         return get_dist_info()
     if 'RANK' not in os.environ or int(os.environ.get('WORLD_SIZE', '1')) <= 1:
         return 0, 1
-    if backend is None:
+    if backend is None or (backend == 'nccl' and not torch.cuda.is_available()):
         backend = 'nccl' if torch.cuda.is_available() else 'gloo'
     if backend == 'nccl':
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
