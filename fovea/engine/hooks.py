@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ class Hook:
         return n > 0 and (runner.epoch + 1) % n == 0
 
     def end_of_epoch(self, runner, batch_idx: int) -> bool:
-        return batch_idx + 1 == len(runner.train_dataloader)
+        return batch_idx + 1 == runner.epoch_length
 
     def is_last_train_iter(self, runner) -> bool:
         return runner.iter + 1 == runner.max_iters
@@ -144,6 +145,10 @@ class LoggerHook(Hook):
         self._count = 0
         self._time = 0.
         self._data_time = 0.
+        self._tty = sys.stdout.isatty()
+        self._last_live = 0.
+        self._live_dirty = False
+        self._last_loss: float | None = None
 
     def before_run(self, runner):
         if not is_main_process() or runner.run_dir is None:
@@ -172,6 +177,22 @@ class LoggerHook(Hook):
                 if isinstance(v, (int, float)) and k not in ('epoch', 'iter', 'step'):
                     self._writer.add_scalar(k, v, step)
 
+    def _live_line(self, runner, batch_idx: int) -> None:
+        """On a terminal, a progress line rewritten in place (at most twice a second, no device sync)."""
+        now = time.perf_counter()
+        if now - self._last_live < 0.5 or not self._tty:
+            return
+        self._last_live = now
+        it_time = self._time / max(self._count, 1)
+        eta = _fmt_eta(int((runner.max_iters - runner.iter - 1) * it_time))
+        where = (f'epoch {runner.epoch + 1}/{runner.max_epochs} [{batch_idx + 1}/{runner.epoch_length}]'
+                 if runner.train_loop.by_epoch else f'iter {runner.iter + 1}/{runner.max_iters}')
+        last = f'  loss {self._last_loss:.4f}' if self._last_loss is not None else ''
+        sys.stdout.write(f'\r{where}  eta {eta}  {runner.global_batch_size / max(it_time, 1e-9):.0f} images/s'
+                         f'{last}\033[K')
+        sys.stdout.flush()
+        self._live_dirty = True
+
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         for k, v in (outputs or {}).items():
             self._sums[k] = self._sums[k] + v.detach() if k in self._sums else v.detach().clone()
@@ -180,8 +201,13 @@ class LoggerHook(Hook):
         self._data_time += runner.log_buffer.get('data_time', 0.)
         last = self.end_of_epoch(runner, batch_idx) if runner.train_loop.by_epoch else self.is_last_train_iter(runner)
         if not (self.every_n_train_iters(runner, self.interval) or last):
+            self._live_line(runner, batch_idx)
             return
+        if self._live_dirty:
+            sys.stdout.write('\r\033[K')
+            self._live_dirty = False
         values = {k: v.item() / self._count for k, v in self._sums.items()}  # one host sync per interval
+        self._last_loss = values.get('loss')
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         n, it_time, data_time = self._count, self._time / self._count, self._data_time / self._count
         self._sums, self._count, self._time, self._data_time = {}, 0, 0., 0.
@@ -193,8 +219,8 @@ class LoggerHook(Hook):
                   'epoch': runner.epoch + 1, 'iter': runner.iter + 1, 'step': runner.iter + 1}
         self._write(runner, record, runner.iter + 1)
         if runner.train_loop.by_epoch:
-            where = f'Epoch(train) [{runner.epoch + 1}][{batch_idx + 1:>{len(str(len(runner.train_dataloader)))}}/' \
-                    f'{len(runner.train_dataloader)}]'
+            where = f'Epoch(train) [{runner.epoch + 1}][{batch_idx + 1:>{len(str(runner.epoch_length))}}/' \
+                    f'{runner.epoch_length}]'
         else:
             where = f'Iter(train) [{runner.iter + 1:>{len(str(runner.max_iters))}}/{runner.max_iters}]'
         losses = '  '.join(f'{k}: {v:.4f}' for k, v in values.items())
