@@ -24,7 +24,8 @@ from torch import nn
 
 from fovea.utils.errors import CheckpointError
 
-__all__ = ['read_weights', 'extract_state_dict', 'register_converter', 'convert_state_dict', 'load_weights',
+__all__ = ['read_weights', 'extract_state_dict', 'register_converter', 'convert_state_dict', 'adapt_to_model',
+           'load_weights',
            'load_pretrained', 'LoadReport', 'CONVERTERS']
 
 logger = logging.getLogger('fovea')
@@ -141,6 +142,18 @@ class LoadReport:
         return '; '.join(lines)
 
 
+def adapt_to_model(sd: StateDict, model: nn.Module) -> None:
+    """Let modules fit checkpoint tensors to themselves before shapes are compared.
+
+    A module with a method ``adapt_state_dict(state_dict, prefix)`` edits its own entries in place,
+    e.g. a ViT interpolating a 224px position embedding to its 384px grid (and logging it).
+    """
+    for name, module in model.named_modules():
+        fn = getattr(module, 'adapt_state_dict', None)
+        if callable(fn):
+            fn(sd, f'{name}.' if name else '')
+
+
 def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bool = False,
                  source: str | None = None, prefix: str | None = None, log: bool = True) -> LoadReport:
     """Load weights (a path or a state dict, any supported source) into ``model``.
@@ -158,6 +171,7 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bo
         if not sd:
             raise CheckpointError(f'{where} has no keys starting with {prefix!r}.')
     sd, src = convert_state_dict(sd, model, source)
+    adapt_to_model(sd, model)
     model_sd = model.state_dict()
     report = LoadReport(source=src)
     to_load = OrderedDict()
