@@ -23,6 +23,9 @@ def pseudo_collate(batch: Sequence[Any]) -> Any:
 def default_collate(batch: Sequence[Any]) -> Any:
     """Like :func:`pseudo_collate`, but stacks same-shaped tensors (images of one size) into one tensor.
 
+    Lists of tensors (the views of :class:`MultiView`) become one list entry per view, each
+    stacked over the batch: ``inputs = [view0 (B, C, H, W), view1 (B, C, H, W), ...]``.
+
     Stacking in the worker means one tensor crosses the process boundary instead of one per image.
     """
     batch = [b for b in batch if b is not None]
@@ -32,4 +35,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(first, torch.Tensor) and all(isinstance(b, torch.Tensor) and b.shape == first.shape
                                                for b in batch):
         return torch.stack(list(batch))
+    if (isinstance(first, (list, tuple)) and first and isinstance(first[0], torch.Tensor)
+            and all(isinstance(b, (list, tuple)) and len(b) == len(first) for b in batch)):
+        # multi-view samples (MultiView): one entry per view, each stacked over the batch
+        return [default_collate([b[v] for b in batch]) for v in range(len(first))]
     return list(batch)

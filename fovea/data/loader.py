@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, IterableDataset
 
 from fovea.registry import DATA_SAMPLERS, DATASETS, FUNCTIONS, build, key_scope
 from fovea.utils.errors import ConfigError
@@ -46,8 +46,12 @@ def build_dataloader(cfg: dict, seed: int | None = None, key: str = 'train_datal
             raise ConfigError(f'{key} has no dataset; add {key}.dataset=dict(type=..., ...).')
         dataset = build(cfg.pop('dataset'), DATASETS, key='dataset')
         sampler_cfg = cfg.pop('sampler', None) or dict(type='DefaultSampler', shuffle=False)
-        sampler = build(sampler_cfg, DATA_SAMPLERS, key='sampler', dataset=dataset, seed=seed) \
-            if isinstance(sampler_cfg, dict) else sampler_cfg
+        if isinstance(dataset, IterableDataset):
+            sampler = None  # streaming datasets split themselves over ranks and workers
+        elif isinstance(sampler_cfg, dict):
+            sampler = build(sampler_cfg, DATA_SAMPLERS, key='sampler', dataset=dataset, seed=seed)
+        else:
+            sampler = sampler_cfg
         collate = cfg.pop('collate_fn', None) or dict(type='default_collate')
         if isinstance(collate, dict):
             collate = dict(collate)
@@ -60,6 +64,8 @@ def build_dataloader(cfg: dict, seed: int | None = None, key: str = 'train_datal
     if num_workers == 0:
         cfg.pop('persistent_workers', None)
         cfg.pop('prefetch_factor', None)
+    if cfg.get('pin_memory') and not torch.cuda.is_available():
+        cfg['pin_memory'] = False  # pinning needs an accelerator; avoid the warning on CPU machines
     loader = DataLoader(dataset, sampler=sampler, collate_fn=collate, num_workers=num_workers,
                         worker_init_fn=init, batch_size=cfg.pop('batch_size', 1), **cfg)
     return loader

@@ -10,7 +10,7 @@ from torch.utils.data import Sampler
 from fovea.registry import DATA_SAMPLERS
 from fovea.utils.dist import get_dist_info
 
-__all__ = ['DefaultSampler', 'InfiniteSampler']
+__all__ = ['DefaultSampler', 'InfiniteSampler', 'RepeatAugSampler']
 
 
 @DATA_SAMPLERS.register_module()
@@ -81,6 +81,51 @@ class InfiniteSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return math.ceil(len(self.dataset) / self.world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+@DATA_SAMPLERS.register_module()
+class RepeatAugSampler(Sampler[int]):
+    """Repeated augmentation (Hoffer et al., "Augment your batch", CVPR 2020; used by DeiT).
+
+    Every index of the (shuffled) epoch is repeated ``num_repeats`` times in a row and the list is
+    dealt round-robin to the ranks, so the copies of one image land on different ranks (and get
+    different augmentations). Each rank then keeps only ``ceil(len(dataset) / world_size)``
+    samples, so an epoch has the usual length.
+    """
+
+    def __init__(self, dataset: Sized, shuffle: bool = True, num_repeats: int = 3, seed: int | None = None):
+        if num_repeats < 1:
+            from fovea.utils.errors import ConfigError
+            raise ConfigError(f'RepeatAugSampler num_repeats must be >= 1, got {num_repeats}')
+        self.dataset = dataset
+        self.shuffle = shuffle
+        self.num_repeats = int(num_repeats)
+        self.seed = 0 if seed is None else int(seed)
+        self.rank, self.world_size = get_dist_info()
+        self.epoch = 0
+        n = len(dataset)
+        self.num_samples = math.ceil(n * self.num_repeats / self.world_size)
+        self.total_size = self.num_samples * self.world_size
+        self.num_selected_samples = math.ceil(n / self.world_size)
+
+    def __iter__(self) -> Iterator[int]:
+        n = len(self.dataset)
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(n, generator=g).tolist()
+        else:
+            order = list(range(n))
+        indices = [i for i in order for _ in range(self.num_repeats)]
+        pad = self.total_size - len(indices)
+        if pad > 0:
+            indices += indices[:pad]
+        return iter(indices[self.rank:self.total_size:self.world_size][:self.num_selected_samples])
+
+    def __len__(self) -> int:
+        return self.num_selected_samples
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
