@@ -122,7 +122,7 @@ class ConvNeXt(BaseModule):
                 raise ValueError(f'ConvNeXt out_indices {out_indices} out of range for {self.num_stages} stages')
         self.frozen_stages = frozen_stages
         self.gap_before_final_norm = gap_before_final_norm
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        dpr = torch.linspace(0, drop_path_rate, sum(self.depths), device='cpu').tolist()
         self.downsample_layers = nn.ModuleList([nn.Sequential(
             nn.Conv2d(in_channels, self.channels[0], kernel_size=stem_patch_size, stride=stem_patch_size),
             build_norm_layer(norm_cfg, self.channels[0])[1])])

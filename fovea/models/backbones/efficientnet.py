@@ -160,7 +160,7 @@ class EfficientNet(BaseModule):
         self.layers = nn.ModuleList([ConvModule(3, in_channels, stem[0], stride=stem[3], padding=stem[0] // 2,
                                                 conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)])
         middle = self.layer_setting[1:-1]
-        dpr = torch.linspace(0, drop_path_rate, sum(len(x) for x in middle)).tolist()
+        dpr = torch.linspace(0, drop_path_rate, sum(len(x) for x in middle), device='cpu').tolist()
         block_idx = 0
         for layer_cfg in middle:
             blocks = []
