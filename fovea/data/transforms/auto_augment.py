@@ -129,7 +129,7 @@ class Shear(BaseAugTransform):
         shear = [-deg, 0.0] if self.direction == 'horizontal' else [0.0, -deg]
         return TF.affine(img, angle=0.0, translate=[0.0, 0.0], scale=1.0, shear=shear,
                          interpolation=_warp_mode(self.interpolation), fill=_fill(self.pad_val, img.shape[0]),
-                         center=[0.0, 0.0])
+                         center=[0.5, 0.5])  # MMCV shears about the centre of the top-left pixel
 
 
 @TRANSFORMS.register_module()
@@ -175,11 +175,10 @@ class Rotate(BaseAugTransform):
 
     def apply(self, img: torch.Tensor) -> torch.Tensor:
         angle = self._value(self.angle)
-        h, w = img.shape[-2:]
-        # MMCV rotates about ((w - 1) / 2, (h - 1) / 2); torchvision's centre argument is in pixel
-        # coordinates of the same kind, so pass it explicitly
-        center = list(self.center) if self.center is not None else [(w - 1) * 0.5, (h - 1) * 0.5]
-        return TF.affine(img, angle=-angle, translate=[0.0, 0.0], scale=self.scale, shear=[0.0, 0.0],
+        # torchvision's affine angle is clockwise, like MMCV's; its coordinates put pixel centres at
+        # +0.5 (so its default centre is MMCV's ((w - 1) / 2, (h - 1) / 2))
+        center = [c + 0.5 for c in self.center] if self.center is not None else None
+        return TF.affine(img, angle=angle, translate=[0.0, 0.0], scale=self.scale, shear=[0.0, 0.0],
                          interpolation=_warp_mode(self.interpolation), fill=_fill(self.pad_val, img.shape[0]),
                          center=center)
 
