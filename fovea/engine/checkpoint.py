@@ -19,7 +19,8 @@ import torch
 
 from fovea.utils.io import atomic_write_bytes
 
-__all__ = ['save_checkpoint', 'get_rng_state', 'set_rng_state', 'find_latest_checkpoint', 'LAST_CHECKPOINT']
+__all__ = ['save_checkpoint', 'get_rng_state', 'set_rng_state', 'find_latest_checkpoint', 'checkpoint_candidates',
+           'LAST_CHECKPOINT']
 
 LAST_CHECKPOINT = 'last_checkpoint'
 
@@ -63,13 +64,32 @@ def save_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
 def find_latest_checkpoint(work_dir: str | Path) -> Path | None:
     """The checkpoint named in ``<work_dir>/last_checkpoint`` if it still exists, else the newest
     ``*.pth`` under ``work_dir`` (by modification time)."""
+    candidates = checkpoint_candidates(work_dir)
+    return candidates[0] if candidates else None
+
+
+def checkpoint_candidates(work_dir: str | Path) -> list[Path]:
+    """Training checkpoints under ``work_dir`` to resume from, best first: the one
+    ``last_checkpoint`` names, then the others (not ``best_*``) newest first. ``resume='auto'``
+    takes the first that reads, so a damaged newest file does not lose the run."""
     work_dir = Path(work_dir)
+    out: list[Path] = []
     pointer = work_dir / LAST_CHECKPOINT
     if pointer.is_file():
-        target = Path(pointer.read_text().strip())
-        if not target.is_absolute():
-            target = work_dir / target
-        if target.is_file():
-            return target
-    candidates = [p for p in work_dir.rglob('*.pth') if not p.name.startswith('best_')]
-    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+        try:
+            target = Path(pointer.read_text(encoding='utf-8').strip())
+        except (OSError, UnicodeDecodeError):
+            target = None
+        if target is not None and str(target) not in ('', '.'):
+            target = target if target.is_absolute() else work_dir / target
+            if target.is_file():
+                out.append(target)
+    others = []
+    for p in work_dir.rglob('*.pth'):
+        if p.name.startswith('best_') or p in out:
+            continue
+        try:
+            others.append((p.stat().st_mtime, p))
+        except OSError:  # deleted meanwhile
+            continue
+    return out + [p for _, p in sorted(others, key=lambda t: t[0], reverse=True)]

@@ -27,7 +27,7 @@ import fovea
 from fovea.config import Config, ConfigDict
 from fovea.convert import load_weights, read_weights
 from fovea.data.loader import build_dataloader
-from fovea.engine.checkpoint import LAST_CHECKPOINT, find_latest_checkpoint, get_rng_state, save_checkpoint, \
+from fovea.engine.checkpoint import LAST_CHECKPOINT, checkpoint_candidates, get_rng_state, save_checkpoint, \
     set_rng_state
 from fovea.engine.hooks import PRIORITIES, Hook
 from fovea.engine.optim_constructor import build_optim_wrapper
@@ -369,11 +369,15 @@ class Runner:
 
     def _prepare_run_dir(self) -> None:
         if is_main_process():
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            from fovea.utils.io import explain_os_error
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                fh = logging.FileHandler(self.run_dir / f'{self.timestamp}.log', encoding='utf-8')
+            except OSError as exc:
+                raise explain_os_error(exc, self.run_dir) from exc
             if isinstance(self.cfg, ConfigDict) and len(self.cfg):
                 (Config(self.cfg) if not isinstance(self.cfg, Config) else self.cfg).dump(
                     self.run_dir / f'{self.experiment_name}.py')
-            fh = logging.FileHandler(self.run_dir / f'{self.timestamp}.log', encoding='utf-8')
             fh.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
             self.logger.addHandler(fh)
         barrier()
@@ -422,6 +426,13 @@ class Runner:
                 'config': self.cfg.pretty_text() if isinstance(self.cfg, Config) else '',
                 'dataset_meta': _plain(self.dataset_meta or {})}
         ckpt: dict[str, Any] = {'meta': meta, 'state_dict': _cpu(self.unwrapped_model.state_dict())}
+        bad = [k for k, v in ckpt['state_dict'].items()
+               if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+        if bad:
+            raise NonFiniteLossError(
+                f'Not saving {path}: the model weights contain NaN or Inf ({len(bad)} tensors, e.g. '
+                f'{", ".join(bad[:3])}) at iteration {self.iter} (epoch {self.epoch + 1}); the previous checkpoints '
+                f'are kept. Training diverged: lower the learning rate, enable gradient clipping or use fp32.')
         if save_optimizer and self.optim_wrapper is not None:
             ckpt['optimizer'] = self.optim_wrapper.state_dict()
             ckpt['param_schedulers'] = [s.state_dict() for s in self.param_schedulers]
@@ -439,18 +450,35 @@ class Runner:
     def _load_or_resume(self, weights_only: bool = False) -> None:
         resume = self.resume_from
         if not weights_only and resume:
-            path = find_latest_checkpoint(self.work_dir) if resume in (True, 'auto') else Path(resume)
-            if path is None:
-                self.logger.info(f'resume=auto: no checkpoint under {self.work_dir}; starting from scratch.')
-            else:
-                self.resume(path)
+            if resume not in (True, 'auto'):
+                self.resume(Path(resume))
                 return
+            candidates = checkpoint_candidates(self.work_dir)
+            if not candidates:
+                self.logger.info(f'resume=auto: no checkpoint under {self.work_dir}; starting from scratch.')
+            failures = []
+            for path in candidates:
+                try:
+                    self.resume(path)
+                    return
+                except CheckpointError as exc:  # damaged or foreign file: fall back to the next newest
+                    failures.append(f'{path}: {exc}')
+                    self.logger.warning(f'resume=auto: cannot resume from {path} ({exc}); trying an older '
+                                        f'checkpoint.')
+            if failures:
+                raise CheckpointError(f'resume=auto: none of the {len(failures)} checkpoints under {self.work_dir} '
+                                      f'could be resumed from:\n' + '\n'.join(failures))
         if self.load_from:
             report = load_weights(self.unwrapped_model, self.load_from)
             self.logger.info(f'load_from {self.load_from}: {report}')
 
     def resume(self, path: str | Path) -> None:
         """Restore model, optimizer, schedulers, loop position, RNG and hook state from ``path``."""
+        from fovea.utils.io import remove_stale_temp_files
+        run_dirs = [d for d in self.work_dir.iterdir() if d.is_dir()] if self.work_dir.is_dir() else []
+        for folder in {Path(path).parent, self.work_dir, *run_dirs}:
+            for tmp in remove_stale_temp_files(folder) if is_main_process() else ():
+                self.logger.info(f'Removed {tmp}, a partly written file left by a process that was killed.')
         ckpt = read_weights(path)
         for key in ('state_dict', 'meta'):
             if key not in ckpt:
