@@ -344,9 +344,13 @@ for _shape, _cls in _SHAPES.items():
         __all__.append(_sub.__name__)
 
 
-def build_param_schedulers(cfgs: dict | Sequence[dict] | None, optimizer, epoch_length: int | None = None
-                           ) -> list[ParamScheduler]:
-    """Build the ``param_scheduler`` list for ``optimizer`` (epoch_length for convert_to_iter_based)."""
+def build_param_schedulers(cfgs: dict | Sequence[dict] | None, optimizer, epoch_length: int | None = None,
+                           max_epochs: int | None = None, max_iters: int | None = None) -> list[ParamScheduler]:
+    """Build the ``param_scheduler`` list for ``optimizer`` (epoch_length for convert_to_iter_based).
+
+    A scheduler without ``end`` runs to the end of training (``max_epochs`` or ``max_iters``,
+    by its ``by_epoch``), as MMEngine's Runner does.
+    """
     if not cfgs:
         return []
     cfgs = [cfgs] if isinstance(cfgs, dict) else list(cfgs)
@@ -354,6 +358,10 @@ def build_param_schedulers(cfgs: dict | Sequence[dict] | None, optimizer, epoch_
     with key_scope('param_scheduler'):
         for i, cfg in enumerate(cfgs):
             cfg = dict(cfg)
+            if 'end' not in cfg:
+                default_end = max_epochs if cfg.get('by_epoch', True) else max_iters
+                if default_end is not None:
+                    cfg['end'] = default_end
             if cfg.pop('convert_to_iter_based', False):
                 if not epoch_length:
                     raise ConfigError(f'param_scheduler.{i}: convert_to_iter_based needs an epoch-based loop')
@@ -362,4 +370,43 @@ def build_param_schedulers(cfgs: dict | Sequence[dict] | None, optimizer, epoch_
                     out.append(cls.build_iter_from_epoch(optimizer, epoch_length, **cfg))
             else:
                 out.append(build(cfg, PARAM_SCHEDULERS, key=str(i), optimizer=optimizer))
+    return out
+
+
+def simulate_param_schedule(optim_cfg: dict, sched_cfgs: dict | Sequence[dict] | None, epoch_length: int,
+                            max_epochs: int | None = None, max_iters: int | None = None,
+                            keys: Sequence[str] = ('lr', 'momentum', 'weight_decay')) -> dict[str, list[float]]:
+    """The values the optimizer's first parameter group sees at every training iteration.
+
+    Steps the schedulers exactly as ``ParamSchedulerHook`` does during training (iteration-based
+    ones after every iteration, epoch-based ones after every epoch), on a one-parameter optimizer
+    built from ``optim_cfg`` (the ``optim_wrapper`` config). Returns ``{'lr': [...], ...}`` with
+    one entry per iteration for each of ``keys`` the optimizer has (momentum: ``betas[0]`` for Adam).
+    """
+    import torch
+
+    from fovea.registry import OPTIMIZERS
+    if epoch_length < 1:
+        raise ConfigError(f'epoch_length must be >= 1, got {epoch_length}')
+    opt_cfg = dict(optim_cfg.get('optimizer', optim_cfg))
+    with key_scope('optim_wrapper'):
+        optimizer = build(opt_cfg, OPTIMIZERS, key='optimizer', params=[torch.nn.Parameter(torch.zeros(1))])
+    total = max_iters if max_iters is not None else (max_epochs or 0) * epoch_length
+    if total < 1:
+        raise ConfigError('simulate_param_schedule needs max_epochs or max_iters')
+    scheds = build_param_schedulers(sched_cfgs, optimizer, epoch_length, max_epochs=max_epochs,
+                                    max_iters=total)
+    group = optimizer.param_groups[0]
+    present = [k for k in keys if k in group or (k == 'momentum' and 'betas' in group)]
+    out: dict[str, list[float]] = {k: [] for k in present}
+    for it in range(total):
+        for k in present:
+            out[k].append(float(group['betas'][0] if k == 'momentum' and 'momentum' not in group else group[k]))
+        for s in scheds:
+            if not s.by_epoch:
+                s.step()
+        if (it + 1) % epoch_length == 0:
+            for s in scheds:
+                if s.by_epoch:
+                    s.step()
     return out
