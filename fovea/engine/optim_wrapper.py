@@ -79,10 +79,15 @@ class OptimWrapper:
             ``dict(type='value', clip_value=1.0)``.
         precision: 'auto', 'fp32', 'bf16' or 'fp16'.
         device_type: 'cpu' or 'cuda' (set by the Runner).
+        skip_nonfinite: skip the optimizer step (and drop the gradients) when any gradient is NaN
+            or Inf, instead of letting the weights become NaN; the Runner then warns at the next
+            logging interval and stops only when no step of a whole interval succeeded. Costs one
+            host sync per optimizer step (as fp16 loss scaling does, which skips such steps anyway).
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, accumulative_counts: int = 1,
-                 clip_grad: dict | None = None, precision: str = 'fp32', device_type: str = 'cpu'):
+                 clip_grad: dict | None = None, precision: str = 'fp32', device_type: str = 'cpu',
+                 skip_nonfinite: bool = False):
         if accumulative_counts < 1:
             raise ValueError(f'accumulative_counts must be >= 1, got {accumulative_counts}')
         self.optimizer = optimizer
@@ -93,6 +98,9 @@ class OptimWrapper:
         self.scaler = torch.amp.GradScaler(device_type) if self.precision == 'fp16' else None
         self._inner_count = 0
         self.last_grad_norm: torch.Tensor | None = None
+        self.skip_nonfinite = bool(skip_nonfinite)
+        self.skipped_steps = 0          # optimizer steps skipped for non-finite gradients, in total
+        self.consecutive_skips = 0      # ... since the last step that was taken
 
     # ---- the step
     @property
@@ -128,11 +136,26 @@ class OptimWrapper:
             self.scaler.unscale_(self.optimizer)
         if self.clip_grad:
             self.last_grad_norm = self._clip()
+        if self.skip_nonfinite and self.scaler is None and not self._grads_finite():
+            self.skipped_steps += 1
+            self.consecutive_skips += 1
+            return
+        self.consecutive_skips = 0
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             self.optimizer.step()
+
+    def _grads_finite(self) -> bool:
+        """Whether every gradient is finite (one reduction, one host sync). Under DDP the gradients
+        are already averaged over ranks, so every rank takes the same decision."""
+        if self.last_grad_norm is not None and self.clip_grad and self.clip_grad.get('type', 'norm') == 'norm':
+            return bool(torch.isfinite(self.last_grad_norm))
+        grads = [p.grad for g in self.optimizer.param_groups for p in g['params'] if p.grad is not None]
+        if not grads:
+            return True
+        return bool(torch.isfinite(torch.nn.utils.get_total_norm(grads)))
 
     def _clip(self) -> torch.Tensor:
         cfg = dict(self.clip_grad)

@@ -298,9 +298,15 @@ class Runner:
         return cfg
 
     def _wrap_for_training(self) -> None:
+        gc = self.env_cfg.get('grad_checkpointing', False)
+        if gc:
+            from fovea.engine.distributed import enable_gradient_checkpointing
+            n = enable_gradient_checkpointing(self.unwrapped_model, gc.get('modules') if isinstance(gc, dict) else None)
+            self.logger.info(f'gradient checkpointing: activations of {n} blocks are recomputed in backward')
         if self.world_size > 1 and not isinstance(self.model, nn.parallel.DistributedDataParallel):
             if self.env_cfg.get('sync_bn', False) or (self.cfg.get('model_wrapper_cfg') or {}).get('sync_bn'):
-                self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+                from fovea.engine.distributed import convert_sync_batchnorm  # torch's on CUDA, all-reduce BN on CPU
+                self.model = convert_sync_batchnorm(self.model, self.device.type)
             ids = [self.device.index] if self.device.type == 'cuda' else None
             self.model = _DDP(self.model, device_ids=ids, find_unused_parameters=self.env_cfg.get(
                 'find_unused_parameters', False))
@@ -308,6 +314,8 @@ class Runner:
             opts = self.compile_cfg if isinstance(self.compile_cfg, dict) else {}
             m = self.unwrapped_model
             m.forward = torch.compile(m.forward, **opts)
+            from fovea.engine.speed import CompileTimeHook
+            self.register_hook(CompileTimeHook())
 
     def _describe_setup(self) -> None:
         self.logger.info(
@@ -335,7 +343,8 @@ class Runner:
         self.optim_wrapper = build_optim_wrapper(self.unwrapped_model, self._scaled_optim_cfg(), self.precision,
                                                  self.device.type)
         self.param_schedulers = build_param_schedulers(self._sched_cfg, self.optim_wrapper.optimizer,
-                                                       self.epoch_length)
+                                                       self.epoch_length, max_epochs=self.train_loop.max_epochs,
+                                                       max_iters=self.train_loop.max_iters)
         self._load_or_resume()
         self._wrap_for_training()
         self._describe_setup()
@@ -410,6 +419,15 @@ class Runner:
 
     def on_nonfinite_loss(self, bad: dict[str, float], n_iters: int) -> None:
         lr = self.optim_wrapper.param_groups[0]['lr'] if self.optim_wrapper else float('nan')
+        ow = self.optim_wrapper
+        if getattr(ow, 'skip_nonfinite', False):
+            steps = max(n_iters // max(ow.accumulative_counts, 1), 1)
+            if ow.consecutive_skips < steps:  # some step of this interval went through: keep training
+                self.logger.warning(
+                    f'Non-finite loss in the {n_iters} iterations up to iteration {self.iter + 1} (epoch '
+                    f'{self.epoch + 1}): {", ".join(f"{k}={v}" for k, v in bad.items())}; lr={lr:.4e}. '
+                    f'optim_wrapper.skip_nonfinite=True: skipped those updates ({ow.skipped_steps} skipped so far).')
+                return
         raise NonFiniteLossError(
             f'Non-finite loss at iteration {self.iter + 1} (epoch {self.epoch + 1}), averaged over the last '
             f'{n_iters} iterations: {", ".join(f"{k}={v}" for k, v in bad.items())}; lr={lr:.4e}. No checkpoint was '
