@@ -35,7 +35,8 @@ class FaultHook(Hook):
             contains this text, the same: the temporary file is complete but not renamed.
         signal_iter / signal_name: before this iteration send ``signal_name`` to this process.
         raise_iter / raise_rank: raise RuntimeError before this iteration (on this rank only).
-        nan_iter: make the backbone's output NaN (so every loss term is NaN) in this iteration.
+        nan_iter / nan_count: make the backbone's output NaN (so every loss term is NaN) in
+            ``nan_count`` iterations from this one.
         pause_s: how long a pause lasts before the process goes on by itself.
     """
     priority = 'HIGHEST'
@@ -43,12 +44,12 @@ class FaultHook(Hook):
     def __init__(self, marker_dir: str, pause_iter: int | None = None, pause_val_epoch: int | None = None,
                  pause_save: str | None = None, signal_iter: int | None = None, signal_name: str = 'SIGTERM',
                  raise_iter: int | None = None, raise_rank: int | None = None, nan_iter: int | None = None,
-                 pause_s: float = 120.0):
+                 nan_count: int = 1, pause_s: float = 120.0):
         self.marker_dir = Path(marker_dir)
         self.pause_iter, self.pause_val_epoch, self.pause_save = pause_iter, pause_val_epoch, pause_save
         self.signal_iter, self.signal_name = signal_iter, signal_name
         self.raise_iter, self.raise_rank = raise_iter, raise_rank
-        self.nan_iter = nan_iter
+        self.nan_iter, self.nan_count = nan_iter, nan_count
         self.pause_s = pause_s
         self._nan_handle = None
 
@@ -74,10 +75,11 @@ class FaultHook(Hook):
         if it == self.pause_iter:
             self._pause(f'iter_{it}')
         if it == self.signal_iter:
-            os.kill(os.getpid(), getattr(signal, self.signal_name))
+            for name in self.signal_name.split(','):  # 'SIGINT,SIGINT' is a double Ctrl-C
+                os.kill(os.getpid(), getattr(signal, name))
         if it == self.raise_iter and self.raise_rank in (None, runner.rank):
             raise RuntimeError(f'injected failure on rank {runner.rank} at iteration {it}')
-        if it == self.nan_iter:
+        if self.nan_iter is not None and self.nan_iter <= it < self.nan_iter + self.nan_count:
             def to_nan(module, inputs, output):
                 return tuple(o * float('nan') for o in output) if isinstance(output, tuple) else output * float('nan')
             self._nan_handle = runner.unwrapped_model.backbone.register_forward_hook(to_nan)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from _faults import (ITERS_PER_EPOCH, assert_same_weights, fault_hook_option, final_state, sigkill, start,
-                     subprocess_env, tiny_options, train_cmd, wait_for)
+from _faults import ITERS_PER_EPOCH, assert_same_weights, fault_hook_option, sigkill, start, tiny_options, train_cmd, \
+    wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith('linux'), reason='uses /proc and POSIX signals')
 
@@ -28,28 +28,6 @@ def _digest(path: Path) -> str:
 
 def _pointer(work: Path) -> Path:
     return Path((work / 'last_checkpoint').read_text().strip())
-
-
-@pytest.fixture(scope='module')
-def sandbox(tmp_path_factory):
-    root = tmp_path_factory.mktemp('sandbox')
-    dirs = {name: root / name for name in ('cwd', 'home', 'tmp', 'cache')}
-    for d in dirs.values():
-        d.mkdir()
-    env = subprocess_env(HOME=str(dirs['home']), TMPDIR=str(dirs['tmp']), FOVEA_HOME=str(dirs['cache']),
-                         XDG_CACHE_HOME=str(dirs['home'] / '.cache'), MPLCONFIGDIR=str(dirs['home'] / '.mpl'))
-    return root, dirs, env
-
-
-@pytest.fixture(scope='module')
-def reference(sandbox):
-    """An uninterrupted run with the same seed."""
-    root, dirs, env = sandbox
-    work = root / 'ref'
-    out = subprocess.run(train_cmd(tiny_options(work)), cwd=dirs['cwd'], env=env, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    return work, final_state(work)
 
 
 def test_training_writes_only_into_its_work_dir(sandbox, reference):
