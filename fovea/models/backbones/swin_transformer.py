@@ -16,7 +16,7 @@ import torch.utils.checkpoint as cp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from fovea.models.backbones.vision_transformer import _arch, _out_indices
+from fovea.models.backbones.vision_transformer import _arch, _linspace, _out_indices
 from fovea.models.base import BaseModule
 from fovea.models.layers.conv import build_norm_layer
 from fovea.models.layers.patch_embed import PatchEmbed, PatchMerging, resize_pos_embed
@@ -171,7 +171,7 @@ class SwinTransformer(BaseModule):
             self.absolute_pos_embed = nn.Parameter(torch.zeros(1, n, self.embed_dims))
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        dpr = _linspace(drop_path_rate, sum(self.depths))
         self.stages = nn.ModuleList()
         embed_dims = [self.embed_dims]
         for i, (depth, num_heads) in enumerate(zip(self.depths, self.num_heads)):

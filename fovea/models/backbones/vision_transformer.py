@@ -37,6 +37,12 @@ def _arch(arch: str | dict, zoo: dict[str, dict], essential: set[str], owner: st
     return dict(arch)
 
 
+def _linspace(end: float, n: int) -> list[float]:
+    """Stochastic depth rates rising linearly from 0 to ``end`` over ``n`` layers (no tensor, so
+    models can be built on the meta device)."""
+    return [end * i / (n - 1) if n > 1 else 0. for i in range(n)]
+
+
 def _out_indices(out_indices: int | Sequence[int], num: int, owner: str) -> list[int]:
     idx = [out_indices] if isinstance(out_indices, int) else list(out_indices)
     out = []
@@ -132,7 +138,7 @@ class VisionTransformer(BaseModule):
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
         self.out_indices = _out_indices(out_indices, self.num_layers, owner)
-        dpr = torch.linspace(0, drop_path_rate, self.num_layers).tolist()
+        dpr = _linspace(drop_path_rate, self.num_layers)
         if layer_cfgs is None or isinstance(layer_cfgs, dict):
             layer_cfgs = [dict(layer_cfgs or {})] * self.num_layers
         self.layers = nn.ModuleList()

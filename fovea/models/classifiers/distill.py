@@ -91,6 +91,14 @@ class DistillImageClassifier(ImageClassifier):
             load_pretrained(teacher, cfg['checkpoint'])
         return teacher
 
+    def init_weights(self) -> None:
+        """Initialise the student only: the teacher keeps the weights it was built and loaded with."""
+        teacher = self._modules.pop('teacher')
+        try:
+            super().init_weights()
+        finally:
+            self._modules['teacher'] = teacher
+
     def train(self, mode: bool = True) -> 'DistillImageClassifier':
         super().train(mode)
         self.teacher.eval()

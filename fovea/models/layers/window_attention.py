@@ -46,7 +46,7 @@ def window_reverse(windows: torch.Tensor, H: int, W: int, window_size: int) -> t
 
 @lru_cache(maxsize=32)
 def _shifted_window_mask_cpu(H: int, W: int, window_size: int, shift_size: int) -> torch.Tensor:
-    img_mask = torch.zeros(1, H, W, 1)
+    img_mask = torch.zeros(1, H, W, 1, device='cpu')
     cnt = 0
     slices = (slice(0, -window_size), slice(-window_size, -shift_size), slice(-shift_size, None))
     for h in slices:
@@ -75,7 +75,8 @@ def relative_position_index(window_size: tuple[int, int], table_size: tuple[int,
     """
     wh, ww = window_size
     th, tw = table_size or window_size
-    coords = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing='ij')).flatten(1)
+    coords = torch.stack(torch.meshgrid(torch.arange(wh, device='cpu'), torch.arange(ww, device='cpu'),
+                                       indexing='ij')).flatten(1)
     rel = coords[:, :, None] - coords[:, None, :]  # 2, N, N
     return (rel[0] + th - 1) * (2 * tw - 1) + (rel[1] + tw - 1)
 
