@@ -14,6 +14,9 @@ def add_arguments(parser) -> None:
     parser.add_argument('--out', help='write the metrics (and per-sample predictions) to this JSON file')
     parser.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], help='override env_cfg.precision')
     parser.add_argument('--device', help="'cpu', 'cuda' or 'auto'")
+    parser.add_argument('--tta', nargs='?', const='flip', choices=['flip', 'multi-crop'],
+                        help='test-time augmentation: average over horizontal flips (default), or with '
+                             '`multi-crop` also over the centre and four corner crops (87.5%%) and their flips')
     add_cfg_options(parser)
 
 
@@ -30,10 +33,20 @@ def run(args) -> int:
     cfg['load_from'] = args.checkpoint
     cfg['resume'] = False
     runner = Runner.from_cfg(cfg)
+    collector = None
+    if args.out:
+        from fovea.tools.results import PredictionCollector
+        collector = PredictionCollector()
+        runner.register_hook(collector)
+    if args.tta:
+        from fovea.tools.tta import enable_tta
+        enable_tta(runner.unwrapped_model, flip=True, multi_crop=args.tta == 'multi-crop')
     metrics = runner.test()
-    print_metrics_table(metrics, title='Test metrics')
+    print_metrics_table(metrics, title='Test metrics' + (f' (TTA: {args.tta})' if args.tta else ''))
     if args.out:
         from fovea.utils.io import atomic_write_text
-        atomic_write_text(args.out, json.dumps({'metrics': metrics, 'checkpoint': args.checkpoint}, indent=2))
+        atomic_write_text(args.out, json.dumps({'metrics': metrics, 'checkpoint': args.checkpoint,
+                                                'config': args.config, 'tta': args.tta,
+                                                'predictions': collector.records}, indent=1))
         print(f'Wrote {args.out}')
     return 0
