@@ -104,7 +104,7 @@ def tiny_options(work_dir: str | Path, epochs: int = 3, extra: tuple = ()) -> li
             f'train_dataloader.dataset.indices={ITERS_PER_EPOCH * 32}', 'val_dataloader.dataset.indices=64',
             'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=2',
             'default_hooks.logger.interval=2', 'default_hooks.logger.tensorboard=False',
-            'param_scheduler.0.end=6', f'param_scheduler.1.end={epochs}', *extra]
+            'param_scheduler.0.end=6', f'param_scheduler.1.end={max(epochs, 2)}', *extra]
 
 
 def fault_hook_option(**kwargs) -> str:
