@@ -28,6 +28,8 @@ from typing import Any, Iterable, Mapping
 from fovea.utils.errors import ConfigError, did_you_mean
 
 CONFIG_ROOT = Path(__file__).parent / 'configs'
+#: config formats read as data (nothing in them runs; see check_untrusted)
+DATA_SUFFIXES = ('.json', '.yaml', '.yml')
 DELETE_KEY = '_delete_'
 BASE_KEY = '_base_'
 
@@ -237,6 +239,11 @@ def load_file(filename: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> dic
             bpath = resolve_config_path(b, path.parent)
         except ConfigError as exc:
             raise ConfigError(f'{path}: base config {b!r} was not found. {exc}') from None
+        if path.suffix in DATA_SUFFIXES and bpath.suffix == '.py' and \
+                CONFIG_ROOT.resolve() not in bpath.resolve().parents:
+            raise ConfigError(f'{path}: the JSON/YAML config inherits from the Python config {bpath}, which would '
+                              f'run as code. Data configs may only inherit from JSON/YAML files or fovea\'s shipped '
+                              f'configs; if you trust {bpath.name}, load it (or a Python config) directly.')
         base = merge(base, load_file(bpath, _stack + (path,)))
     own = _read_file(path, base)
     own.pop(BASE_KEY, None)
@@ -337,6 +344,30 @@ def apply_options(cfg: dict, options: Mapping[str, Any]) -> dict:
     return cfg
 
 
+def check_untrusted(data: Any, filename: str | os.PathLike, where: str = '') -> None:
+    """Refuse ``type`` values that are import paths in a JSON/YAML config.
+
+    Reading such a file runs nothing, but building it would import and call whatever a dotted
+    ``type`` names (``'os.system'``, ``'subprocess.Popen'``). Data configs may therefore use only
+    registered type names (``'ResNet'``, ``'mmpretrain.ResNet'``).
+    """
+    from fovea.registry import _SCOPES
+    if isinstance(data, Mapping):
+        t = data.get('type')
+        if isinstance(t, str):
+            name = next((t[len(s):] for s in _SCOPES if t.startswith(s)), t)
+            if '.' in name:
+                raise ConfigError(
+                    f'{filename}: {where + "." if where else ""}type={t!r} is a Python import path; JSON/YAML configs '
+                    f'may only name registered types, because building an import path imports and calls arbitrary '
+                    f'code. If you trust this file, write the value in a Python config instead.')
+        for k, v in data.items():
+            check_untrusted(v, filename, f'{where}.{k}' if where else str(k))
+    elif isinstance(data, (list, tuple)):
+        for i, v in enumerate(data):
+            check_untrusted(v, filename, f'{where}.{i}')
+
+
 # ---------------------------------------------------------------- Config
 class Config(ConfigDict):
     """A resolved config: a :class:`ConfigDict` that remembers the file it came from."""
@@ -346,6 +377,8 @@ class Config(ConfigDict):
                  ) -> 'Config':
         path = resolve_config_path(filename)
         data = load_file(path)
+        if path.suffix in DATA_SUFFIXES:
+            check_untrusted(data, path)
         if cfg_options:
             if not isinstance(cfg_options, Mapping):
                 cfg_options = parse_cfg_options(cfg_options)
