@@ -11,7 +11,8 @@ executing anything). Features, with MMEngine's semantics:
   text form ``{{_base_.model.backbone.depth}}``.
 * ``--cfg-options key.sub=value``: see :func:`parse_cfg_options`.
 
-Python configs run as code; load configs from untrusted sources as JSON or YAML.
+Python configs run as code; load configs from untrusted sources as JSON or YAML with
+``Config.fromfile(path, untrusted=True)``, which runs nothing (see docs/security.md).
 """
 from __future__ import annotations
 
@@ -28,8 +29,6 @@ from typing import Any, Iterable, Mapping
 from fovea.utils.errors import ConfigError, did_you_mean
 
 CONFIG_ROOT = Path(__file__).parent / 'configs'
-#: config formats read as data (nothing in them runs; see check_untrusted)
-DATA_SUFFIXES = ('.json', '.yaml', '.yml')
 DELETE_KEY = '_delete_'
 BASE_KEY = '_base_'
 
@@ -226,10 +225,19 @@ def _peek_bases(filename: Path) -> list[str]:
     return [val] if isinstance(val, str) else list(val)
 
 
-def load_file(filename: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> dict:
-    """Read a config file with its ``_base_`` chain into a merged plain dict."""
+def load_file(filename: str | os.PathLike, _stack: tuple[Path, ...] = (), untrusted: bool = False) -> dict:
+    """Read a config file with its ``_base_`` chain into a merged plain dict.
+
+    ``untrusted=True``: run no code from the file or its bases: only JSON/YAML files, plus
+    Python bases from fovea's shipped configs, are accepted.
+    """
     path = resolve_config_path(filename) if not _stack else Path(filename)
     path = path.resolve()
+    if untrusted and path.suffix == '.py' and CONFIG_ROOT.resolve() not in path.parents:
+        via = f' (a _base_ of {_stack[-1]})' if _stack else ''
+        raise ConfigError(f'{path}{via} is a Python config, which would run as code; untrusted configs must be JSON '
+                          f'or YAML and may inherit only from JSON/YAML files or fovea\'s shipped configs. If you '
+                          f'trust {path.name}, load it without untrusted=True.')
     if path in _stack:
         chain = ' -> '.join(str(p) for p in _stack + (path,))
         raise ConfigError(f'Circular _base_ inheritance: {chain}')
@@ -239,12 +247,7 @@ def load_file(filename: str | os.PathLike, _stack: tuple[Path, ...] = ()) -> dic
             bpath = resolve_config_path(b, path.parent)
         except ConfigError as exc:
             raise ConfigError(f'{path}: base config {b!r} was not found. {exc}') from None
-        if path.suffix in DATA_SUFFIXES and bpath.suffix == '.py' and \
-                CONFIG_ROOT.resolve() not in bpath.resolve().parents:
-            raise ConfigError(f'{path}: the JSON/YAML config inherits from the Python config {bpath}, which would '
-                              f'run as code. Data configs may only inherit from JSON/YAML files or fovea\'s shipped '
-                              f'configs; if you trust {bpath.name}, load it (or a Python config) directly.')
-        base = merge(base, load_file(bpath, _stack + (path,)))
+        base = merge(base, load_file(bpath, _stack + (path,), untrusted))
     own = _read_file(path, base)
     own.pop(BASE_KEY, None)
     return merge(base, own)
@@ -345,11 +348,11 @@ def apply_options(cfg: dict, options: Mapping[str, Any]) -> dict:
 
 
 def check_untrusted(data: Any, filename: str | os.PathLike, where: str = '') -> None:
-    """Refuse ``type`` values that are import paths in a JSON/YAML config.
+    """Refuse ``type`` values that are import paths in an untrusted (JSON/YAML) config.
 
     Reading such a file runs nothing, but building it would import and call whatever a dotted
-    ``type`` names (``'os.system'``, ``'subprocess.Popen'``). Data configs may therefore use only
-    registered type names (``'ResNet'``, ``'mmpretrain.ResNet'``).
+    ``type`` names (``'os.system'``, ``'subprocess.Popen'``). Untrusted configs may therefore use
+    only registered type names (``'ResNet'``, ``'mmpretrain.ResNet'``).
     """
     from fovea.registry import _SCOPES
     if isinstance(data, Mapping):
@@ -358,7 +361,7 @@ def check_untrusted(data: Any, filename: str | os.PathLike, where: str = '') -> 
             name = next((t[len(s):] for s in _SCOPES if t.startswith(s)), t)
             if '.' in name:
                 raise ConfigError(
-                    f'{filename}: {where + "." if where else ""}type={t!r} is a Python import path; JSON/YAML configs '
+                    f'{filename}: {where + "." if where else ""}type={t!r} is a Python import path; untrusted configs '
                     f'may only name registered types, because building an import path imports and calls arbitrary '
                     f'code. If you trust this file, write the value in a Python config instead.')
         for k, v in data.items():
@@ -373,11 +376,14 @@ class Config(ConfigDict):
     """A resolved config: a :class:`ConfigDict` that remembers the file it came from."""
 
     @classmethod
-    def fromfile(cls, filename: str | os.PathLike, cfg_options: Mapping[str, Any] | Iterable[str] | None = None
-                 ) -> 'Config':
+    def fromfile(cls, filename: str | os.PathLike, cfg_options: Mapping[str, Any] | Iterable[str] | None = None,
+                 untrusted: bool = False) -> 'Config':
+        """Load a config. ``untrusted=True`` (for files from others) runs nothing: the file must be JSON or
+        YAML, may inherit only from JSON/YAML files and shipped configs, and may name only registered
+        types (see :func:`check_untrusted`). Python configs always run as code."""
         path = resolve_config_path(filename)
-        data = load_file(path)
-        if path.suffix in DATA_SUFFIXES:
+        data = load_file(path, untrusted=untrusted)
+        if untrusted:
             check_untrusted(data, path)
         if cfg_options:
             if not isinstance(cfg_options, Mapping):
