@@ -1,5 +1,5 @@
 """Untrusted files cannot run code: malicious pickles in checkpoints are refused without executing
-(also through resume and load_from), JSON/YAML configs run nothing, downloads are verified by SHA-256.
+(also through resume and load_from), JSON/YAML configs loaded with ``untrusted=True`` run nothing, downloads are verified by SHA-256.
 
 Each attack payload, if it ran, would create a marker file; every test checks that it did not.
 """
@@ -93,8 +93,9 @@ def test_yaml_config_cannot_construct_python_objects(tmp_path):
                 f'!!python/object/new:subprocess.Popen [["touch", "{marker}"]]'):
         p = tmp_path / 'evil.yaml'
         p.write_text(f'model: {tag}\n')
-        with pytest.raises(ConfigError, match='Invalid YAML'):
-            Config.fromfile(p)
+        for untrusted in (False, True):
+            with pytest.raises(ConfigError, match='Invalid YAML'):
+                Config.fromfile(p, untrusted=untrusted)
     assert not marker.exists()
 
 
@@ -109,16 +110,19 @@ def test_data_configs_refuse_import_paths_and_python_bases(tmp_path, fmt):
     p.write_text(dump({'model': {'type': 'ImageClassifier', 'backbone': {'type': 'os.system',
                                                                           'command': f'touch {marker}'}}}))
     with pytest.raises(ConfigError, match=r"model\.backbone\.type='os.system' is a Python import path"):
-        Config.fromfile(p)
+        Config.fromfile(p, untrusted=True)
     # inheriting from a Python file next to it would run that file
     (tmp_path / 'evil_base.py').write_text(f'open({str(marker)!r}, "w").write("pwned")\nmodel = dict()\n')
     p.write_text(dump({'_base_': 'evil_base.py'}))
-    with pytest.raises(ConfigError, match='would run as code'):
-        Config.fromfile(p)
+    with pytest.raises(ConfigError, match=r'evil_base.py \(a _base_ of .*would run as code'):
+        Config.fromfile(p, untrusted=True)
+    assert not marker.exists()
+    with pytest.raises(ConfigError, match='is a Python config, which would run as code'):
+        Config.fromfile(tmp_path / 'evil_base.py', untrusted=True)
     assert not marker.exists()
     # registered names, scoped names and fovea's shipped Python configs as bases are fine
     p.write_text(dump({'_base_': 'lenet5_digits', 'model': {'backbone': {'type': 'mmpretrain.LeNet5'}}}))
-    cfg = Config.fromfile(p)
+    cfg = Config.fromfile(p, untrusted=True)
     assert cfg.model.backbone.type == 'mmpretrain.LeNet5' and cfg.model.head.num_classes == 10
 
 
