@@ -33,10 +33,12 @@ class PathLabelList(Sequence):
     ``labels=None`` makes label-free samples (``with_label=False``).
     """
 
-    def __init__(self, rel_paths: Sequence[str], labels: Sequence[int] | np.ndarray | None, prefix: str = ''):
-        encoded = [p.encode('utf-8') for p in rel_paths]
+    def __init__(self, rel_paths: Sequence[str | bytes], labels: Sequence[int] | np.ndarray | None,
+                 prefix: str = ''):
+        encoded = rel_paths if rel_paths and isinstance(rel_paths[0], bytes) else \
+            [p if isinstance(p, bytes) else p.encode('utf-8') for p in rel_paths]
         self._buf = np.frombuffer(b''.join(encoded), dtype=np.uint8) if encoded else np.zeros(0, np.uint8)
-        lens = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
+        lens = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         self._offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
         np.cumsum(lens, out=self._offsets[1:])
         self._labels = None if labels is None else np.asarray(labels, dtype=np.int64)

@@ -65,9 +65,11 @@ def scan_files(root: str, extensions: Sequence[str] | None = None) -> list[str]:
     return out
 
 
-def parse_ann_file(path: str, with_label: bool = True) -> tuple[list[str], np.ndarray | None]:
+def parse_ann_file(path: str, with_label: bool = True) -> tuple[list[bytes], np.ndarray | None]:
     """Parse a ``path label`` (or ``path``) annotation file; blank lines are ignored.
 
+    Returns the relative paths as UTF-8 bytes and the labels as an int64 array. The common case
+    (no spaces in paths) is split in C in one pass; otherwise lines are split at their last space.
     Raises :class:`DataError` naming the file and the line number of a line that does not parse.
     """
     try:
@@ -76,49 +78,41 @@ def parse_ann_file(path: str, with_label: bool = True) -> tuple[list[str], np.nd
     except FileNotFoundError:
         raise DataError(f'annotation file {path} does not exist; check data_root and ann_file.') from None
     try:
-        text = raw.decode('utf-8')
+        raw.decode('utf-8')
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b'\n') + 1
         raise DataError(f'{path}, line {line}: not valid UTF-8 text ({exc.reason}); is this an annotation '
                         f'file?') from None
-    lines = text.splitlines()
     if not with_label:
-        paths = [ln.strip() for ln in lines]
-        return [p for p in paths if p], None
-    paths: list[str] = []
-    labels: list[str] = []
-    append_p, append_l = paths.append, labels.append
-    for ln in lines:
-        ln = ln.strip()
-        if not ln:
+        return [ln.strip() for ln in raw.splitlines() if ln.strip()], None
+    tokens = raw.split()
+    # newline count, +1 for a missing final newline; blank lines make this differ (then: slow path)
+    n_lines = raw.count(b'\n') + (not raw.endswith(b'\n'))
+    if n_lines * 2 == len(tokens) and b'\n\n' not in raw:  # fast path: "path label", no spaces in paths
+        try:
+            return tokens[0::2], np.array(tokens[1::2]).astype(np.int64)
+        except ValueError:
+            pass  # a label that is not an integer: find the line below
+    paths: list[bytes] = []
+    labels: list[int] = []
+    for no, ln in enumerate(raw.splitlines(), 1):
+        s = ln.strip()
+        if not s:
             continue
-        p, sep, lab = ln.rpartition(' ')
+        p, sep, lab = s.rpartition(b' ')
         if not sep:
-            p, sep, lab = ln.rpartition('\t')
-        append_p(p.rstrip())
-        append_l(lab)
-    try:
-        arr = np.array(labels, dtype=np.int64)
-    except ValueError:
-        arr = None
-    if arr is None or any(not p for p in paths):
-        # find the first offending line for the message
-        for no, ln in enumerate(lines, 1):
-            s = ln.strip()
-            if not s:
-                continue
-            p, sep, lab = s.rpartition(' ')
-            if not sep:
-                p, sep, lab = s.rpartition('\t')
-            try:
-                int(lab)
-                ok = bool(p.strip())
-            except ValueError:
-                ok = False
-            if not ok:
-                raise DataError(f'{path}, line {no}: cannot parse {s[:120]!r}; expected "relative/path.jpg '
-                                f'<integer label>" (or set with_label=False for a list of paths only).')
-    return paths, arr
+            p, sep, lab = s.rpartition(b'\t')
+        try:
+            value = int(lab)
+        except ValueError:
+            value = None
+        if value is None or not p.strip():
+            text = s.decode('utf-8', 'replace')[:120]
+            raise DataError(f'{path}, line {no}: cannot parse {text!r}; expected "relative/path.jpg '
+                            f'<integer label>" (or set with_label=False for a list of paths only).')
+        paths.append(p.rstrip())
+        labels.append(value)
+    return paths, np.asarray(labels, dtype=np.int64)
 
 
 @DATASETS.register_module()
