@@ -146,8 +146,8 @@ class RandomBatchAugment:
     ``num_classes`` is passed on to augments that do not set it.
     """
 
-    def __init__(self, augments: Callable | dict | Sequence[Callable | dict], probs: float | Sequence[float] | None = None,
-                 num_classes: int | None = None):
+    def __init__(self, augments: Callable | dict | Sequence[Callable | dict],
+                 probs: float | Sequence[float] | None = None, num_classes: int | None = None):
         if not isinstance(augments, (list, tuple)):
             augments = [augments]
         self.augments: list[Callable | None] = []

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 from fovea.data.datasets.base import BaseDataset, expand_path
 from fovea.registry import DATASETS

@@ -45,7 +45,8 @@ class _Wrapper(Dataset):
 class ConcatDataset(_Wrapper):
     """Several datasets one after another. Their ``metainfo`` must agree except for ``ignore_keys``."""
 
-    def __init__(self, datasets: Sequence[Any], lazy_init: bool = False, ignore_keys: str | Sequence[str] | None = None):
+    def __init__(self, datasets: Sequence[Any], lazy_init: bool = False,
+                 ignore_keys: str | Sequence[str] | None = None):
         with key_scope('datasets'):
             self.datasets = [_build(d, str(i)) for i, d in enumerate(datasets)]
         if not self.datasets:
