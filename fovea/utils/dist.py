@@ -1,6 +1,7 @@
 """Distributed helpers that work with and without an initialised process group."""
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from typing import Any
@@ -9,7 +10,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ['get_dist_info', 'is_main_process', 'init_dist', 'barrier', 'all_gather_object', 'all_reduce_mean',
-           'broadcast_object']
+           'broadcast_object', 'fail_together', 'report_failure', 'peer_failure', 'PeerFailure']
 
 
 def is_distributed() -> bool:
@@ -30,7 +31,8 @@ def is_main_process() -> bool:
 def init_dist(backend: str | None = None, timeout_s: int = 1800) -> tuple[int, int]:
     """Initialise the process group from torchrun's environment variables (RANK, WORLD_SIZE, ...).
 
-    NCCL on GPUs, gloo on CPU, unless ``backend`` says otherwise. Returns (rank, world_size).
+    NCCL on GPUs, gloo on CPU, unless ``backend`` says otherwise. ``timeout_s`` bounds how long a
+    collective waits for a rank that hangs (``env_cfg.dist_cfg.timeout``). Returns (rank, world_size).
     """
     if is_distributed():
         return get_dist_info()
@@ -72,3 +74,91 @@ def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
     t = t.clone()
     dist.all_reduce(t)
     return t / dist.get_world_size()
+
+
+# ---------------------------------------------------------------- failing together
+_FAILED_KEY = 'fovea/failed_rank'
+
+
+class PeerFailure(RuntimeError):
+    """Another rank of the job failed; this rank stops too."""
+
+
+def _store():
+    from torch.distributed import distributed_c10d
+    return distributed_c10d._get_default_store()
+
+
+def report_failure(exc: BaseException) -> None:
+    """Tell the other ranks (through the rendezvous store) that this rank failed and why."""
+    if not is_distributed():
+        return
+    import socket
+    rank = dist.get_rank()
+    text = f'rank {rank} (host {socket.gethostname()}, pid {os.getpid()}): {type(exc).__name__}: {exc}'
+    try:
+        store = _store()
+        if not store.check([_FAILED_KEY]):   # the first failure is the root cause; keep it
+            store.set(_FAILED_KEY, text[:4000])
+    except Exception:  # the store may be gone with the process that hosted it
+        pass
+
+
+def peer_failure() -> str | None:
+    """What another rank reported with :func:`report_failure`, or None."""
+    if not is_distributed():
+        return None
+    try:
+        store = _store()
+        if store.check([_FAILED_KEY]):
+            text = store.get(_FAILED_KEY).decode('utf-8', 'replace')
+            return None if text.startswith(f'rank {dist.get_rank()} ') else text
+    except Exception:
+        return f'the rendezvous store at {os.environ.get("MASTER_ADDR")}:{os.environ.get("MASTER_PORT")} is unreachable, ' \
+               f'so the process hosting it (rank 0, or the launcher) has died'
+    return None
+
+
+@contextlib.contextmanager
+def fail_together(poll_s: float = 0.5, grace_s: float = 3.0):
+    """Make a multi-process job stop as a whole when one rank fails.
+
+    On an exception, this rank reports it in the rendezvous store; if the exception is the echo of
+    another rank's failure (a collective that lost its peer), it is re-raised as :class:`PeerFailure`
+    naming that rank. A watchdog thread polls the store, so a rank that is busy outside collectives
+    (or blocked in one) learns of a peer's failure within ``poll_s`` seconds; if it has not stopped
+    by itself ``grace_s`` seconds later, the watchdog prints the cause and ends the process (exit 1).
+    Without distribution this does nothing.
+    """
+    if not is_distributed():
+        yield
+        return
+    import sys
+    import threading
+    import time
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(poll_s):
+            cause = peer_failure()
+            if cause is None:
+                continue
+            if done.wait(grace_s if 'unreachable' not in cause else 4 * grace_s):
+                return
+            print(f'fovea: stopping rank {dist.get_rank()} because {cause}', file=sys.stderr, flush=True)
+            os._exit(1)
+
+    thread = threading.Thread(target=watch, name='fovea-fail-together', daemon=True)
+    thread.start()
+    try:
+        yield
+    except BaseException as exc:
+        done.set()
+        cause = peer_failure()
+        if cause is not None and not isinstance(exc, PeerFailure):
+            raise PeerFailure(f'Stopping rank {dist.get_rank()} because {cause} '
+                              f'(here: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ""})') from exc
+        report_failure(exc)
+        raise
+    finally:
+        done.set()
