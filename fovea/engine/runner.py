@@ -34,7 +34,7 @@ from fovea.engine.optim_constructor import build_optim_wrapper
 from fovea.engine.optim_wrapper import resolve_precision
 from fovea.engine.schedulers import build_param_schedulers
 from fovea.registry import HOOKS, LOOPS, MODELS, build, key_scope
-from fovea.utils.dist import barrier, broadcast_object, get_dist_info, init_dist, is_main_process
+from fovea.utils.dist import barrier, broadcast_object, fail_together, get_dist_info, init_dist, is_main_process
 from fovea.utils.errors import CheckpointError, ConfigError, FoveaError
 
 __all__ = ['Runner', 'NonFiniteLossError', 'TrainingInterrupted']
@@ -112,7 +112,8 @@ class Runner:
         self.randomness = dict(randomness or {})
 
         # distribution, device, seed
-        self.rank, self.world_size = init_dist(self.env_cfg.get('dist_cfg', {}).get('backend'))
+        dist_cfg = self.env_cfg.get('dist_cfg') or {}
+        self.rank, self.world_size = init_dist(dist_cfg.get('backend'), int(dist_cfg.get('timeout', 1800)))
         self.device = self._pick_device(self.env_cfg.get('device', 'auto'))
         self.seed = self.randomness.get('seed')
         if self.seed is None:
@@ -349,7 +350,7 @@ class Runner:
         self._wrap_for_training()
         self._describe_setup()
         self.call_hook('before_run')
-        with self._stop_on_signals():
+        with self._stop_on_signals(), fail_together():  # one rank failing stops the others, naming it
             self.train_loop.run()
         if self.stop_requested:
             path = self.save_checkpoint(self.run_dir / f'interrupted_iter_{self.iter}.pth')
