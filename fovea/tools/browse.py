@@ -1,0 +1,91 @@
+"""Look at a dataset as its pipeline produces it: grids of samples, optionally one column per step."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Sequence
+
+import torch
+
+__all__ = ['pipeline_steps', 'browse_dataset', 'MODES']
+
+MODES = ('original', 'transformed', 'concat', 'pipeline')
+
+
+def _image_of(results: Any) -> torch.Tensor | None:
+    if not isinstance(results, dict):
+        return None
+    img = results.get('img', results.get('inputs'))
+    if isinstance(img, (list, tuple)):  # multi-view pipelines: show the first view
+        img = img[0] if img else None
+    if img is None:
+        return None
+    from fovea.data.transforms.formatting import to_tensor
+    return to_tensor(img)
+
+
+def pipeline_steps(dataset_cfg: dict) -> tuple[Any, list[tuple[str, Any]]]:
+    """(dataset built without a pipeline, [(step name, transform), ...] of its configured pipeline)."""
+    from fovea.registry import DATASETS, TRANSFORMS, build
+    cfg = copy.deepcopy(dict(dataset_cfg))
+    steps_cfg = list(cfg.get('pipeline') or [])
+    cfg['pipeline'] = []
+    dataset = DATASETS.build(cfg, key='dataset')
+    steps = []
+    for i, t in enumerate(steps_cfg):
+        name = str(t.get('type', type(t).__name__)).split('.')[-1] if isinstance(t, dict) else type(t).__name__
+        steps.append((name, build(t, TRANSFORMS, key=f'pipeline.{i}') if isinstance(t, dict) else t))
+    return dataset, steps
+
+
+def browse_dataset(dataset_cfg: dict, indices: Sequence[int], mode: str = 'transformed', seed: int = 0
+                   ) -> tuple[list[torch.Tensor], list[str], list[str], int]:
+    """Images for a grid: (images, per-image titles, column titles, number of columns).
+
+    ``original``: the loaded images; ``transformed``: after the whole pipeline; ``concat``: both side
+    by side; ``pipeline``: the image after every step (steps that do not change the image are skipped).
+    """
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    torch.manual_seed(seed)
+    dataset, steps = pipeline_steps(dataset_cfg)
+    classes = list(dataset.metainfo.get('classes') or [])
+    images, titles, columns = [], [], None
+    for idx in indices:
+        results = dataset.get_data_info(idx)
+        label = results.get('gt_label')
+        tag = f'#{idx} ' + (classes[label] if isinstance(label, int) and label < len(classes) else str(label))
+        row: list[tuple[str, torch.Tensor]] = []
+        original = _image_of(results)
+        if original is not None:
+            row.append(('original', original))
+        for name, t in steps:
+            results = t(results)
+            if results is None:
+                break
+            img = _image_of(results)
+            if img is None:
+                continue
+            if original is None and name.startswith('Load'):
+                original = img
+                row.append(('original', img))
+            elif name != 'PackInputs':
+                row.append((name, img))
+        final = _image_of(results) if results is not None else None
+        if final is None:
+            final = row[-1][1]
+        if mode == 'original':
+            row = [('original', original if original is not None else final)]
+        elif mode == 'transformed':
+            row = [('transformed', final)]
+        elif mode == 'concat':
+            row = [('original', original if original is not None else final), ('transformed', final)]
+        if columns is None or len(row) > len(columns):
+            columns = [n for n, _ in row]
+        for n, img in row:
+            images.append(img)
+            titles.append(f'{tag} {tuple(img.shape[-2:])}' if n in ('original', 'transformed') else tag)
+        # pad short rows (a step dropped the sample) to keep the grid aligned
+        for _ in range(len(columns) - len(row)):
+            images.append(torch.full((3, 4, 4), 255, dtype=torch.uint8))
+            titles.append('')
+    return images, titles, columns or [], len(columns or [1])
