@@ -6,7 +6,18 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 from data_testutil import _png, idx_bytes, jpeg_bytes, write
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Per-image transforms run single-threaded in DataLoader workers; do the same here (on a busy
+    machine, small multi-threaded ops can be 100x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope='session')
