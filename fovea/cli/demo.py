@@ -1,0 +1,36 @@
+"""fovea demo MODEL: a local web page to classify uploaded images with top-5 scores and a Grad-CAM overlay."""
+from __future__ import annotations
+
+COMMAND = 'demo'
+HELP = 'web demo (Gradio): upload or pick an image, see the top-5 classes and the Grad-CAM overlay'
+
+
+def add_arguments(parser) -> None:
+    from fovea.tools.cam import CAM_METHODS
+    parser.add_argument('model', help='model name, shipped config name or config file')
+    parser.add_argument('--checkpoint', help='weights to load (default: the index\'s published weights if any)')
+    parser.add_argument('--port', type=int, default=7860)
+    parser.add_argument('--host', default='127.0.0.1', help='address to listen on (0.0.0.0 for the network)')
+    parser.add_argument('--topk', type=int, default=5)
+    parser.add_argument('--cam-method', default='gradcam', choices=sorted(CAM_METHODS))
+    parser.add_argument('--target-layers', nargs='+', help='CAM target layers (default: detected)')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--no-examples', action='store_true', help='do not offer the sample photos')
+
+
+def run(args) -> int:
+    import os
+
+    os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
+    from fovea.tools.demo import DemoPredictor, build_demo, example_images
+    from fovea.zoo import model_index
+
+    pretrained = args.checkpoint or (args.model in model_index() and bool(model_index()[args.model].get('weights')))
+    if not pretrained:
+        print('Warning: no checkpoint given and none published: the demo shows an untrained model.')
+    predictor = DemoPredictor(args.model, pretrained or None, args.device, args.topk, args.cam_method,
+                              args.target_layers)
+    app = build_demo(predictor, title=f'fovea: {args.model}', examples=[] if args.no_examples else example_images())
+    print(f'Serving the demo of {args.model} on http://{args.host}:{args.port}', flush=True)
+    app.launch(server_name=args.host, server_port=args.port, share=False, show_error=True, inbrowser=False)
+    return 0
