@@ -65,6 +65,22 @@ def scan_files(root: str, extensions: Sequence[str] | None = None) -> list[str]:
     return out
 
 
+def _one_separator_per_line(raw: bytes) -> bool:
+    """Whether every line holds exactly one space and no other whitespace but its line end (so
+    its two tokens are its own: the token count alone could pair the fields of a 3-field line
+    with those of a 1-field line). Tabs and stray carriage returns take the slow path."""
+    if b'\t' in raw or b'\x0b' in raw or b'\x0c' in raw or raw.count(b'\r') != raw.count(b'\r\n'):
+        return False
+    a = np.frombuffer(raw, dtype=np.uint8)
+    spaces = np.flatnonzero(a == 32)
+    newlines = np.flatnonzero(a == 10)
+    n_lines = len(newlines) + (not raw.endswith(b'\n'))
+    if len(spaces) != n_lines:
+        return False
+    m = min(len(newlines), n_lines)  # space i lies between newline i-1 and newline i
+    return bool((spaces[:m] < newlines[:m]).all() and (spaces[1:] > newlines[:n_lines - 1]).all())
+
+
 def parse_ann_file(path: str, with_label: bool = True) -> tuple[list[bytes], np.ndarray | None]:
     """Parse a ``path label`` (or ``path``) annotation file; blank lines are ignored.
 
@@ -88,11 +104,12 @@ def parse_ann_file(path: str, with_label: bool = True) -> tuple[list[bytes], np.
     tokens = raw.split()
     # newline count, +1 for a missing final newline; blank lines make this differ (then: slow path)
     n_lines = raw.count(b'\n') + (not raw.endswith(b'\n'))
-    if n_lines * 2 == len(tokens) and b'\n\n' not in raw:  # fast path: "path label", no spaces in paths
+    if n_lines * 2 == len(tokens) and b'\n\n' not in raw and _one_separator_per_line(raw):
+        # fast path: "path label", no spaces in paths
         try:
             return tokens[0::2], np.array(tokens[1::2]).astype(np.int64)
-        except ValueError:
-            pass  # a label that is not an integer: find the line below
+        except (ValueError, OverflowError):
+            pass  # a label that is not an integer (or too large): find the line below
     paths: list[bytes] = []
     labels: list[int] = []
     for no, ln in enumerate(raw.splitlines(), 1):
@@ -106,7 +123,7 @@ def parse_ann_file(path: str, with_label: bool = True) -> tuple[list[bytes], np.
             value = int(lab)
         except ValueError:
             value = None
-        if value is None or not p.strip():
+        if value is None or not p.strip() or not -2**63 <= value < 2**63:
             text = s.decode('utf-8', 'replace')[:120]
             raise DataError(f'{path}, line {no}: cannot parse {text!r}; expected "relative/path.jpg '
                             f'<integer label>" (or set with_label=False for a list of paths only).')
