@@ -56,6 +56,7 @@ class BaseAveragedModel(nn.Module):
             self.module.to(device)
         self.register_buffer('steps', torch.tensor(0, dtype=torch.long, device=device))
         self.update_buffers = update_buffers
+        self._py_steps: int | None = 0  # host mirror of `steps`: no device sync per update
         self.avg_parameters = (dict(self.module.state_dict(keep_vars=True)) if update_buffers
                                else dict(self.module.named_parameters()))
 
@@ -68,7 +69,7 @@ class BaseAveragedModel(nn.Module):
     @torch.no_grad()
     def update_parameters(self, model: nn.Module) -> None:
         src = model.state_dict(keep_vars=True) if self.update_buffers else dict(model.named_parameters())
-        steps = int(self.steps)
+        steps = self._py_steps if self._py_steps is not None else int(self.steps)
         if steps == 0:
             for k, p in self.avg_parameters.items():
                 p.data.copy_(src[k].data)
@@ -80,6 +81,11 @@ class BaseAveragedModel(nn.Module):
             for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
                 b_avg.data.copy_(b_src.data.to(b_avg.device))
         self.steps += 1
+        self._py_steps = steps + 1
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._py_steps = None  # re-read from the loaded buffer at the next update
 
     def avg_many(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], steps: int) -> None:
         for avg, src in pairs:
