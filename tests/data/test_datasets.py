@@ -198,6 +198,12 @@ def test_tar_shards_split_over_ranks_and_workers(tmp_path, monkeypatch):
                 assert s['data_samples'].gt_label.item() == int(key) % 3
                 seen.append(key)
         assert sorted(seen) == [f'{i:05d}' for i in range(23)], nreaders
+    monkeypatch.setattr(ts, 'get_dist_info', lambda: (0, 1))
+    piped = DATASETS.build(dict(cfg, shards=[f'pipe:cat {shards[0]}'], classes=None))
+    assert len(list(piped)) == 5
+    (tmp_path / 'broken.tar').write_bytes(b'\x00' * 100 + b'not a tar')
+    with pytest.raises(DataError, match='broken.tar is not a readable tar file'):
+        list(DATASETS.build(dict(cfg, shards=str(tmp_path / 'broken.tar'))))
 
 
 def test_digits_default_pipeline_unchanged():

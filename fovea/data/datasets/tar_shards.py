@@ -12,6 +12,7 @@ is still read by exactly one reader per epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import io
 import json
@@ -19,6 +20,8 @@ import logging
 import math
 import os
 import re
+import shlex
+import subprocess
 import tarfile
 from typing import Any, Callable, Iterator, Sequence
 
@@ -43,14 +46,15 @@ def expand_shards(spec: str | Sequence[str], root: str = '') -> list[str]:
     specs = [spec] if isinstance(spec, str) else list(spec)
     out: list[str] = []
     for s in specs:
-        s = os.path.join(root, s) if root and not os.path.isabs(s) and '://' not in s else s
+        remote = '://' in s or s.startswith('pipe:')
+        s = os.path.join(root, s) if root and not os.path.isabs(s) and not remote else s
         m = _BRACE.search(s)
         if m:
             lo, hi = m.group(1), m.group(2)
             width = len(lo)
             for i in range(int(lo), int(hi) + 1):
                 out.extend(expand_shards(s[:m.start()] + str(i).zfill(width) + s[m.end():]))
-        elif any(c in s for c in '*?['):
+        elif not remote and any(c in s for c in '*?['):
             found = sorted(glob.glob(s))
             if not found:
                 raise DataError(f'no shard files match {s!r}')
@@ -60,11 +64,32 @@ def expand_shards(spec: str | Sequence[str], root: str = '') -> list[str]:
     return out
 
 
+@contextlib.contextmanager
+def _open_stream(path: str) -> Iterator[Any]:
+    """A readable byte stream for a shard: a local file, an ``http(s)://`` URL, or ``pipe:<command>``
+    (the command's standard output, e.g. ``pipe:aws s3 cp s3://bucket/shard-000.tar -``)."""
+    if path.startswith('pipe:'):
+        proc = subprocess.Popen(shlex.split(path[5:]), stdout=subprocess.PIPE)
+        try:
+            yield proc.stdout
+        finally:
+            proc.stdout.close()
+            if proc.wait() != 0:
+                raise DataError(f'shard command {path[5:]!r} failed with exit status {proc.returncode}')
+    elif path.startswith(('http://', 'https://')):
+        import urllib.request
+        with urllib.request.urlopen(path, timeout=60) as resp:
+            yield resp
+    else:
+        with open(path, 'rb') as f:
+            yield f
+
+
 def _iter_tar_samples(path: str) -> Iterator[tuple[str, dict[str, bytes]]]:
     """(key, {field: bytes}) for consecutive members of ``path`` that share a key."""
     key, fields = None, {}
     try:
-        with tarfile.open(path, mode='r|*') as tar:
+        with _open_stream(path) as stream, tarfile.open(fileobj=stream, mode='r|*') as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -92,7 +117,8 @@ class TarShardDataset(IterableDataset):
 
     Args:
         shards: shard paths, a glob or a brace range (``'train-{000000..001023}.tar'``),
-            relative to ``data_root``.
+            relative to ``data_root``; ``http(s)://`` URLs and ``pipe:<command>`` (read the
+            command's output, e.g. from an object store client) stream shards from elsewhere.
         pipeline: transforms; start with ``LoadImageFromFile``, which decodes the image bytes.
         image_keys: fields tried, in order, for the image.
         label_key: field holding the label: ``'cls'`` (an ASCII integer) or ``'json'``
