@@ -85,8 +85,34 @@ def _decode_pil(data: bytes | bytearray, channels: int, exif: bool, name: str) -
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
 
 
+#: default decompression-bomb guard: images with more pixels than this are refused before decoding
+#: (Pillow's own error threshold, 2 x Image.MAX_IMAGE_PIXELS)
+MAX_PIXELS = 2 * 89_478_485
+
+
+def _check_pixels(data: bytes | bytearray, max_pixels: int | None, name: str) -> None:
+    """Read only the header and refuse images larger than ``max_pixels`` (a decompression bomb)."""
+    if not max_pixels:
+        return
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                w, h = Image.open(io.BytesIO(data)).size  # lazy: parses the header only
+            finally:
+                Image.MAX_IMAGE_PIXELS = old
+    except Exception:  # header unreadable: the decoder below reports the problem
+        return
+    if w * h > max_pixels:
+        raise DataError(f'image {name} is {w}x{h} = {w * h:,} pixels, more than max_pixels={max_pixels:,}; refused '
+                        f'before decoding (a decompression bomb, or a huge image). Raise LoadImageFromFile('
+                        f'max_pixels=...) if the image is genuine.')
+
+
 def decode_image_bytes(data: bytes | bytearray | memoryview, color_type: str = 'color',
-                       name: str = '<bytes>') -> torch.Tensor:
+                       name: str = '<bytes>', max_pixels: int | None = MAX_PIXELS) -> torch.Tensor:
     """Decode encoded image bytes to a uint8 (C, H, W) tensor (RGB, or 1 channel for greyscale).
 
     Args:
@@ -94,6 +120,8 @@ def decode_image_bytes(data: bytes | bytearray | memoryview, color_type: str = '
         color_type: 'color' (3-channel RGB), 'grayscale' (1 channel), 'unchanged' (as stored,
             alpha kept), or the ``*_ignore_orientation`` variants that skip the EXIF rotation.
         name: what to call the image in error messages (its path).
+        max_pixels: refuse images with more pixels (checked from the header, before decoding);
+            None or 0 turns the guard off.
     """
     if color_type not in _COLOR_TYPES:
         raise ValueError(f'color_type {color_type!r} is not one of {sorted(_COLOR_TYPES)}')
@@ -103,6 +131,7 @@ def decode_image_bytes(data: bytes | bytearray | memoryview, color_type: str = '
     channels, exif = _COLOR_TYPES[color_type]
     if not isinstance(data, bytearray):  # torch.frombuffer wants a writable buffer
         data = bytearray(data)
+    _check_pixels(data, max_pixels, name)
     kind = _kind(data)
     if kind != 'other':
         mode = {3: ImageReadMode.RGB, 1: ImageReadMode.GRAY, 0: ImageReadMode.UNCHANGED}[channels]
@@ -124,7 +153,7 @@ def decode_image_bytes(data: bytes | bytearray | memoryview, color_type: str = '
     return _decode_pil(data, channels, exif, name)
 
 
-def read_image(path: str, color_type: str = 'color') -> torch.Tensor:
+def read_image(path: str, color_type: str = 'color', max_pixels: int | None = MAX_PIXELS) -> torch.Tensor:
     """Read and decode one image file (see :func:`decode_image_bytes`)."""
     try:
         with open(path, 'rb') as f:
@@ -137,7 +166,7 @@ def read_image(path: str, color_type: str = 'color') -> torch.Tensor:
                         f'annotation file.') from None
     except OSError as exc:
         raise DataError(f'cannot read image file {path}: {exc}') from None
-    return decode_image_bytes(data, color_type, path)
+    return decode_image_bytes(data, color_type, path, max_pixels)
 
 
 @TRANSFORMS.register_module()
@@ -153,17 +182,20 @@ class LoadImageFromFile(BaseTransform):
         color_type: 'color', 'grayscale', 'unchanged' or an ``*_ignore_orientation`` variant.
         imdecode_backend: accepted for compatibility; decoding always uses torchvision/Pillow.
         ignore_empty: return ``None`` (drop the sample) when the file does not exist.
+        max_pixels: decompression-bomb guard: images with more pixels (read from the header) are a
+            DataError before anything is decoded; None turns it off.
     """
 
     def __init__(self, to_float32: bool = False, color_type: str = 'color', imdecode_backend: str = 'cv2',
                  ignore_empty: bool = False, file_client_args: dict | None = None,
-                 backend_args: dict | None = None):
+                 backend_args: dict | None = None, max_pixels: int | None = MAX_PIXELS):
         if color_type not in _COLOR_TYPES:
             raise ValueError(f'LoadImageFromFile color_type {color_type!r} is not one of {sorted(_COLOR_TYPES)}')
         self.to_float32 = to_float32
         self.color_type = color_type
         self.imdecode_backend = imdecode_backend
         self.ignore_empty = ignore_empty
+        self.max_pixels = max_pixels
 
     def transform(self, results: dict) -> dict | None:
         data: Any = results.get('img_bytes')
@@ -171,9 +203,9 @@ class LoadImageFromFile(BaseTransform):
         if data is None:
             if self.ignore_empty and not os.path.exists(path):
                 return None
-            img = read_image(path, self.color_type)
+            img = read_image(path, self.color_type, self.max_pixels)
         else:
-            img = decode_image_bytes(data, self.color_type, path)
+            img = decode_image_bytes(data, self.color_type, path, self.max_pixels)
             results.pop('img_bytes', None)
         if self.to_float32:
             img = img.float()
