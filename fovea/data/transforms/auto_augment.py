@@ -455,7 +455,7 @@ class AutoAugment(BaseTransform):
                                for sub in self.policies]
 
     def transform(self, results: dict) -> dict | None:
-        return self.transforms[np.random.randint(len(self.transforms))](results)
+        return self.transforms[np.random.choice(len(self.transforms))](results)  # MMCV RandomChoice's draw
 
     def __repr__(self) -> str:
         subs = '\n    '.join(', '.join(t['type'] for t in sub) for sub in self.policies)

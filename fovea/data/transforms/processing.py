@@ -444,13 +444,12 @@ class RandomFlip(BaseTransform):
     def _choose(self) -> str | None:
         if self.prob is None:
             return None
+        options = self._dirs + [None]
         if isinstance(self.prob, (list, tuple)):
             probs = list(self.prob) + [1 - sum(self.prob)]
-            choice = np.random.choice(self._dirs + [None], p=probs)
-            return choice
-        if np.random.rand() < self.prob:
-            return self._dirs[0] if len(self._dirs) == 1 else self._dirs[np.random.randint(len(self._dirs))]
-        return None
+        else:  # one probability shared evenly by the directions
+            probs = [self.prob / len(self._dirs)] * len(self._dirs) + [1 - self.prob]
+        return options[np.random.choice(len(options), p=probs)]  # one draw, as MMCV
 
     def transform(self, results: dict) -> dict:
         d = self._choose()

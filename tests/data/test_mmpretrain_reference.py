@@ -1,0 +1,140 @@
+"""Side by side with MMPretrain 1.2 (optional: skipped unless mmpretrain is installed).
+
+Random decisions are drawn from NumPy's global generator in MMPretrain's order, so with the same
+seed fovea picks the same crops, flips and augmentation policies; pixel results are compared
+where both sides do the same arithmetic (MMPretrain images are BGR numpy arrays, fovea's RGB tensors).
+Run with a Python that has mmpretrain, e.g. ``/work/refvenv/bin/python -m pytest -m reference tests/data``.
+"""
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.reference
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+mmpretrain = pytest.importorskip('mmpretrain')
+
+from fovea.registry import BATCH_AUGMENTS, TRANSFORMS  # noqa: E402
+
+RGB = np.random.default_rng(0).integers(0, 256, (57, 83, 3), dtype=np.uint8)
+
+
+def _mm(cfg):
+    from mmpretrain.registry import TRANSFORMS as MM
+    import mmpretrain.datasets  # noqa: F401  (registers the transforms)
+    return MM.build(cfg)
+
+
+def _both(cfg, seed):
+    np.random.seed(seed)
+    ours = TRANSFORMS.build(cfg)({'img': torch.from_numpy(RGB).permute(2, 0, 1).contiguous()})
+    np.random.seed(seed)
+    theirs = _mm(cfg)({'img': RGB[..., ::-1].copy()})
+    return ours, theirs
+
+
+def _as_bgr(t: torch.Tensor) -> np.ndarray:
+    return t.permute(1, 2, 0).numpy()[..., ::-1]
+
+
+def test_random_resized_crop_params_match():
+    ours = TRANSFORMS.build(dict(type='RandomResizedCrop', scale=224))
+    theirs = _mm(dict(type='RandomResizedCrop', scale=224))
+    for seed in range(20):
+        np.random.seed(seed)
+        a = ours.rand_crop_params(375, 500)
+        np.random.seed(seed)
+        b = theirs.rand_crop_params(np.zeros((375, 500, 3), np.uint8))
+        assert a == tuple(int(v) for v in b)
+
+
+def test_efficientnet_random_crop_params_match():
+    ours = TRANSFORMS.build(dict(type='EfficientNetRandomCrop', scale=224))
+    theirs = _mm(dict(type='EfficientNetRandomCrop', scale=224))
+    for seed in range(20):
+        np.random.seed(seed)
+        a = ours.rand_crop_params(375, 500)
+        np.random.seed(seed)
+        b = theirs.rand_crop_params(np.zeros((375, 500, 3), np.uint8))
+        assert a[:2] == tuple(int(v) for v in b[:2]) and abs(a[2] - b[2]) <= 1 and abs(a[3] - b[3]) <= 1
+
+
+@pytest.mark.parametrize('cfg', [dict(type='CenterCrop', crop_size=40), dict(type='CenterCrop', crop_size=(50, 31)),
+                                 dict(type='RandomCrop', crop_size=32, padding=4),
+                                 dict(type='RandomCrop', crop_size=(40, 60), padding=(2, 3), pad_val=9),
+                                 dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
+                                 dict(type='RandomFlip', prob=[0.3, 0.3], direction=['horizontal', 'diagonal'])],
+                         ids=lambda c: c['type'])
+def test_geometric_pixels_match(cfg):
+    for seed in range(6):
+        ours, theirs = _both(cfg, seed)
+        np.testing.assert_array_equal(_as_bgr(ours['img']), theirs['img'])
+
+
+def test_resize_edge_sizes_match():
+    for edge in ('short', 'long', 'width', 'height'):
+        ours, theirs = _both(dict(type='ResizeEdge', scale=64, edge=edge), 0)
+        assert tuple(ours['img'].shape[-2:]) == theirs['img'].shape[:2]
+
+
+def test_randaugment_same_choices_and_pixels_on_exact_ops():
+    policies = [dict(type='Invert'), dict(type='Equalize'), dict(type='AutoContrast'),
+                dict(type='Posterize', magnitude_range=(4, 0)),
+                dict(type='Solarize', magnitude_range=(256, 0)), dict(type='SolarizeAdd', magnitude_range=(0, 110))]
+    cfg = dict(type='RandAugment', policies=policies, num_policies=2, magnitude_level=7, magnitude_std=0.5)
+    for seed in range(10):
+        ours, theirs = _both(cfg, seed)
+        np.testing.assert_array_equal(_as_bgr(ours['img']), theirs['img'])
+
+
+def test_autoaugment_same_sub_policy_choices():
+    policies = [[dict(type='Posterize', bits=b, prob=0.6), dict(type='Solarize', thr=t, prob=0.5)]
+                for b, t in ((4, 100), (5, 150), (6, 200))] + [[dict(type='Invert', prob=0.7)]]
+    for seed in range(10):
+        ours, theirs = _both(dict(type='AutoAugment', policies=policies), seed)
+        np.testing.assert_array_equal(_as_bgr(ours['img']), theirs['img'])
+
+
+def test_random_erasing_and_color_jitter_draws():
+    for seed in range(5):
+        ours, theirs = _both(dict(type='RandomErasing', erase_prob=0.7, mode='const', fill_color=(1, 2, 3)), seed)
+        np.testing.assert_array_equal((_as_bgr(ours['img']) != RGB[..., ::-1]).any(-1),
+                                      (theirs['img'] != RGB[..., ::-1]).any(-1))
+        ours, theirs = _both(dict(type='ColorJitter', brightness=0.5), seed)
+        diff = np.abs(_as_bgr(ours['img']).astype(int) - theirs['img'].astype(int))
+        assert diff.max() <= 1  # same factor; rounding may differ by one level
+
+
+@pytest.mark.parametrize('cfg', [dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0),
+                                 dict(type='CutMix', alpha=1.0, cutmix_minmax=[0.2, 0.8]),
+                                 dict(type='ResizeMix', alpha=1.0)], ids=lambda c: c['type'])
+def test_batch_augments_match(cfg):
+    from mmpretrain.registry import BATCH_AUGMENTS as MM
+    import mmpretrain.models  # noqa: F401
+    x = torch.rand(6, 3, 16, 16)
+    y = torch.nn.functional.one_hot(torch.arange(6) % 4, 4).float()
+    for seed in range(4):
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        a = BATCH_AUGMENTS.build(cfg)(x.clone(), y)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        b = MM.build(cfg)(x.clone(), y)
+        torch.testing.assert_close(a[0], b[0])
+        torch.testing.assert_close(a[1], b[1])
+
+
+def test_load_image_matches_mmcv_decoding(tmp_path):
+    from PIL import Image
+    path = tmp_path / 'x.jpg'
+    buf = io.BytesIO()
+    Image.fromarray(RGB).save(buf, format='JPEG', quality=85)
+    path.write_bytes(buf.getvalue())
+    ours = TRANSFORMS.build(dict(type='LoadImageFromFile'))({'img_path': str(path)})['img']
+    theirs = _mm(dict(type='LoadImageFromFile'))({'img_path': str(path)})['img']
+    diff = np.abs(_as_bgr(ours).astype(int) - theirs.astype(int))
+    assert diff.mean() < 0.5 and diff.max() <= 8  # both libjpeg-turbo; upsampling details may differ
