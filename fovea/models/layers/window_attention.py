@@ -44,8 +44,8 @@ def window_reverse(windows: torch.Tensor, H: int, W: int, window_size: int) -> t
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, H, W, C)
 
 
-@lru_cache(maxsize=32)
-def _shifted_window_mask_cpu(H: int, W: int, window_size: int, shift_size: int) -> torch.Tensor:
+@lru_cache(maxsize=64)
+def _shifted_window_mask(H: int, W: int, window_size: int, shift_size: int, device: torch.device) -> torch.Tensor:
     img_mask = torch.zeros(1, H, W, 1, device='cpu')
     cnt = 0
     slices = (slice(0, -window_size), slice(-window_size, -shift_size), slice(-shift_size, None))
@@ -55,16 +55,16 @@ def _shifted_window_mask_cpu(H: int, W: int, window_size: int, shift_size: int) 
             cnt += 1
     windows = window_partition(img_mask, window_size).view(-1, window_size * window_size)
     mask = windows.unsqueeze(1) - windows.unsqueeze(2)
-    return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+    return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0).to(device)
 
 
 def shifted_window_mask(H: int, W: int, window_size: int, shift_size: int,
                         device: torch.device | str | None = None) -> torch.Tensor | None:
     """(nW, ws*ws, ws*ws) additive mask (0 or -100) for a padded H x W map shifted by ``shift_size``;
-    None when there is no shift."""
+    None when there is no shift. Cached per shape and device (no host-to-device copy per step)."""
     if shift_size == 0:
         return None
-    return _shifted_window_mask_cpu(H, W, window_size, shift_size).to(device)
+    return _shifted_window_mask(H, W, window_size, shift_size, torch.device(device or 'cpu'))
 
 
 def relative_position_index(window_size: tuple[int, int], table_size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -79,6 +79,11 @@ def relative_position_index(window_size: tuple[int, int], table_size: tuple[int,
                                        indexing='ij')).flatten(1)
     rel = coords[:, :, None] - coords[:, None, :]  # 2, N, N
     return (rel[0] + th - 1) * (2 * tw - 1) + (rel[1] + tw - 1)
+
+
+@lru_cache(maxsize=64)
+def _shrunk_index(window_size: tuple[int, int], table_size: tuple[int, int], device: torch.device) -> torch.Tensor:
+    return relative_position_index(window_size, table_size).to(device)
 
 
 class WindowMSA(BaseModule):
@@ -144,7 +149,7 @@ class WindowMSA(BaseModule):
         if window_size is None or tuple(window_size) == self.window_size:
             index = self.relative_position_index
         else:
-            index = relative_position_index(tuple(window_size), self.window_size).to(self.relative_position_bias_table.device)
+            index = _shrunk_index(tuple(window_size), self.window_size, self.relative_position_bias_table.device)
         n = index.shape[0]
         return self.relative_position_bias_table[index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
