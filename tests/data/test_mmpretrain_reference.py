@@ -138,3 +138,23 @@ def test_load_image_matches_mmcv_decoding(tmp_path):
     theirs = _mm(dict(type='LoadImageFromFile'))({'img_path': str(path)})['img']
     diff = np.abs(_as_bgr(ours).astype(int) - theirs.astype(int))
     assert diff.mean() < 0.5 and diff.max() <= 8  # both libjpeg-turbo; upsampling details may differ
+
+
+def test_dataset_indexes_match(folder_data, cifar_root, monkeypatch):
+    from mmpretrain.datasets import CIFAR10, CustomDataset
+    monkeypatch.setattr(CIFAR10, '_check_integrity', lambda self: True)  # the test batches are not the official files
+    from fovea.registry import DATASETS
+    ours = DATASETS.build(dict(type='CustomDataset', data_prefix=str(folder_data / 'train'), extensions=['.jpg', '.png',
+                                                                                                          '.jpeg']))
+    theirs = CustomDataset(data_prefix=str(folder_data / 'train'), extensions=['.jpg', '.png', '.jpeg'])
+    theirs_visible = [i for i in range(len(theirs)) if '/.' not in theirs.get_data_info(i)['img_path']]
+    assert ours.CLASSES == theirs.CLASSES
+    assert [(ours.get_data_info(i)['img_path'], ours.get_data_info(i)['gt_label']) for i in range(len(ours))] == \
+        [(theirs.get_data_info(i)['img_path'], theirs.get_data_info(i)['gt_label']) for i in theirs_visible]
+    c_ours = DATASETS.build(dict(type='CIFAR10', data_root=str(cifar_root), split='train', download=False))
+    c_theirs = CIFAR10(data_root=str(cifar_root), split='train', download=False)
+    assert len(c_ours) == len(c_theirs)
+    for i in range(len(c_ours)):
+        a, b = c_ours.get_data_info(i), c_theirs.get_data_info(i)
+        assert a['gt_label'] == b['gt_label']
+        np.testing.assert_array_equal(a['img'].permute(1, 2, 0).numpy(), b['img'])  # both RGB
