@@ -75,6 +75,27 @@ def test_geometric_pixels_match(cfg):
         np.testing.assert_array_equal(_as_bgr(ours['img']), theirs['img'])
 
 
+@pytest.mark.parametrize('cfg', [
+    dict(type='RandomErasing', erase_prob=0.9, mode='const', fill_color=(104, 116, 124)),
+    dict(type='RandomErasing', erase_prob=0.9, mode='rand', fill_color=(104, 116, 124), fill_std=(57, 57, 58)),
+    dict(type='RandomErasing', erase_prob=0.9, mode='rand'),
+    dict(type='RandomCrop', crop_size=40, padding=8, pad_val=(10, 120, 250)),
+    dict(type='Cutout', shape=20, pad_val=(10, 120, 250), prob=1.0),
+    dict(type='Translate', magnitude=0.3, pad_val=(10, 120, 250), prob=1.0, random_negative_prob=0.0),
+], ids=lambda c: c['type'])
+def test_color_arguments_mean_bgr_after_loading(cfg, tmp_path):
+    """Colour values in configs are BGR for file-loaded images in MMPretrain; fovea fills the same colours."""
+    from PIL import Image
+    path = tmp_path / 'x.png'
+    Image.fromarray(RGB).save(path)
+    for seed in range(4):
+        np.random.seed(seed)
+        ours = TRANSFORMS.build(cfg)(TRANSFORMS.build(dict(type='LoadImageFromFile'))({'img_path': str(path)}))
+        np.random.seed(seed)
+        theirs = _mm(cfg)(_mm(dict(type='LoadImageFromFile'))({'img_path': str(path)}))
+        np.testing.assert_array_equal(_as_bgr(ours['img']), theirs['img'])
+
+
 def test_resize_edge_sizes_match():
     for edge in ('short', 'long', 'width', 'height'):
         ours, theirs = _both(dict(type='ResizeEdge', scale=64, edge=edge), 0)

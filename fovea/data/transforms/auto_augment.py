@@ -27,6 +27,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from fovea.data.transforms.base import BaseTransform, Compose
+from fovea.data.transforms.processing import config_fill
 from fovea.registry import TRANSFORMS, build, key_scope
 from fovea.utils.errors import ConfigError
 
@@ -37,15 +38,6 @@ __all__ = ['AutoAugment', 'RandAugment', 'BaseAugTransform', 'Shear', 'Translate
 
 def _warp_mode(interpolation: str) -> InterpolationMode:
     return InterpolationMode.NEAREST if interpolation == 'nearest' else InterpolationMode.BILINEAR
-
-
-def _fill(pad_val, channels: int) -> list[float]:
-    if isinstance(pad_val, Number):
-        return [float(pad_val)] * channels
-    vals = [float(v) for v in pad_val]
-    if len(vals) != channels:
-        return [sum(vals) / len(vals)] * channels
-    return vals
 
 
 class BaseAugTransform(BaseTransform):
@@ -100,10 +92,10 @@ class BaseAugTransform(BaseTransform):
     def transform(self, results: dict) -> dict:
         if self.random_disable():
             return results
-        results['img'] = self.apply(results['img'])
+        results['img'] = self.apply(results['img'], results)
         return results
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -123,12 +115,13 @@ class Shear(BaseAugTransform):
         self.direction = direction
         self.interpolation = interpolation
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         m = self._value(self.magnitude)
         deg = math.degrees(math.atan(m))
         shear = [-deg, 0.0] if self.direction == 'horizontal' else [0.0, -deg]
         return TF.affine(img, angle=0.0, translate=[0.0, 0.0], scale=1.0, shear=shear,
-                         interpolation=_warp_mode(self.interpolation), fill=_fill(self.pad_val, img.shape[0]),
+                         interpolation=_warp_mode(self.interpolation),
+                         fill=config_fill(self.pad_val, img.shape[0], results),
                          center=[0.5, 0.5])  # MMCV shears about the centre of the top-left pixel
 
 
@@ -148,14 +141,15 @@ class Translate(BaseAugTransform):
         self.direction = direction
         self.interpolation = interpolation
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         m = self._value(self.magnitude)
         h, w = img.shape[-2:]
         t = [m * w, 0.0] if self.direction == 'horizontal' else [0.0, m * h]
         if self.interpolation == 'nearest':
             t = [float(round(x)) for x in t]
         return TF.affine(img, angle=0.0, translate=t, scale=1.0, shear=[0.0, 0.0],
-                         interpolation=_warp_mode(self.interpolation), fill=_fill(self.pad_val, img.shape[0]))
+                         interpolation=_warp_mode(self.interpolation),
+                         fill=config_fill(self.pad_val, img.shape[0], results))
 
 
 @TRANSFORMS.register_module()
@@ -173,13 +167,14 @@ class Rotate(BaseAugTransform):
         self.pad_val = tuple(pad_val) if isinstance(pad_val, Sequence) else pad_val
         self.interpolation = interpolation
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         angle = self._value(self.angle)
         # torchvision's affine angle is clockwise, like MMCV's; its coordinates put pixel centres at
         # +0.5 (so its default centre is MMCV's ((w - 1) / 2, (h - 1) / 2))
         center = [c + 0.5 for c in self.center] if self.center is not None else None
         return TF.affine(img, angle=angle, translate=[0.0, 0.0], scale=self.scale, shear=[0.0, 0.0],
-                         interpolation=_warp_mode(self.interpolation), fill=_fill(self.pad_val, img.shape[0]),
+                         interpolation=_warp_mode(self.interpolation),
+                         fill=config_fill(self.pad_val, img.shape[0], results),
                          center=center)
 
 
@@ -190,7 +185,7 @@ class AutoContrast(BaseAugTransform):
     def __init__(self, prob: float = 0.5, **kwargs):
         super().__init__(prob=prob, **kwargs)
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         return TF.autocontrast(img)
 
 
@@ -201,7 +196,7 @@ class Invert(BaseAugTransform):
     def __init__(self, prob: float = 0.5, **kwargs):
         super().__init__(prob=prob, **kwargs)
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         return TF.invert(img)
 
 
@@ -212,7 +207,7 @@ class Equalize(BaseAugTransform):
     def __init__(self, prob: float = 0.5, **kwargs):
         super().__init__(prob=prob, **kwargs)
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         return TF.equalize(img)
 
 
@@ -225,7 +220,7 @@ class Solarize(BaseAugTransform):
         self._check_one(thr, 'thr')
         self.thr = thr
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         thr = self._value(self.thr, negate=False)
         return torch.where(img < thr, img, 255 - img)
 
@@ -242,7 +237,7 @@ class SolarizeAdd(BaseAugTransform):
         self.magnitude = magnitude
         self.thr = thr
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         m = self._value(self.magnitude, negate=False)
         added = (img.float() + m).clamp_(max=255).to(img.dtype)
         return torch.where(img < self.thr, added, img)
@@ -259,7 +254,7 @@ class Posterize(BaseAugTransform):
             raise ConfigError(f'Posterize bits must be <= 8, got {bits}')
         self.bits = bits
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         bits = min(8, max(0, math.ceil(self._value(self.bits, negate=False))))
         mask = (0xFF << (8 - bits)) & 0xFF
         return img & mask
@@ -274,7 +269,7 @@ class _Enhance(BaseAugTransform):
         self._check_one(magnitude, 'magnitude')
         self.magnitude = magnitude
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         return self.enhance(img, max(0.0, 1 + self._value(self.magnitude)))
 
     def enhance(self, img: torch.Tensor, factor: float) -> torch.Tensor:
@@ -325,7 +320,7 @@ class Cutout(BaseAugTransform):
         self.shape = shape
         self.pad_val = tuple(pad_val) if isinstance(pad_val, Sequence) else pad_val
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         shape = self.shape if self.shape is not None else int(self.random_magnitude())
         ch, cw = (shape, shape) if isinstance(shape, (int, float)) else shape
         ih, iw = img.shape[-2:]
@@ -334,7 +329,7 @@ class Cutout(BaseAugTransform):
         y1, x1 = int(max(0, y0 - ch / 2.)), int(max(0, x0 - cw / 2.))
         y2, x2 = min(ih, y1 + int(ch)), min(iw, x1 + int(cw))
         img = img.clone()
-        fill = torch.tensor(_fill(self.pad_val, img.shape[0]), dtype=torch.float32).view(-1, 1, 1)
+        fill = torch.tensor(config_fill(self.pad_val, img.shape[0], results), dtype=torch.float32).view(-1, 1, 1)
         img[:, y1:y2, x1:x2] = fill.to(img.dtype)
         return img
 
@@ -348,7 +343,7 @@ class GaussianBlur(BaseAugTransform):
         self._check_one(radius, 'radius')
         self.radius = radius
 
-    def apply(self, img: torch.Tensor) -> torch.Tensor:
+    def apply(self, img: torch.Tensor, results: dict) -> torch.Tensor:
         sigma = float(self._value(self.radius, negate=False))
         if sigma <= 0:
             return img

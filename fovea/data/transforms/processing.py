@@ -5,10 +5,13 @@ makes a 224x224 output; sizes given as pairs are (w, h) for ``Resize``, (h, w) f
 as in MMCV). Random parameters are drawn from NumPy's global generator in the same order
 as MMPretrain, so a seeded worker reproduces its crops.
 
-Channel order: fovea images are RGB. MMPretrain configs sometimes give colour values
-in BGR order (``pad_val=bgr_mean``) because MMPretrain decodes BGR; fovea uses such
-values as given (RGB), a difference of a few grey levels in padded regions. Transforms
-with an explicit ``color_format`` argument (``RandomGrayscale``) honour it.
+Channel order: fovea images are RGB. Colour-valued arguments (``pad_val``, ``fill_color``,
+``fill_std``) keep MMPretrain's meaning, which follows the order of MMPretrain's image at that
+point: BGR after ``LoadImageFromFile`` (MMPretrain decodes files to BGR, hence configs' ``pad_val=
+bgr_mean``), RGB for datasets that hold RGB arrays (CIFAR, MNIST). ``LoadImageFromFile`` marks the
+sample (``results['color_args_bgr'] = True``) and these transforms reverse such values onto the RGB
+image, so a config fills with the same colour as in MMPretrain. ``RandomGrayscale`` has an
+explicit ``color_format`` argument instead.
 
 ``backend`` ('cv2'/'pillow') arguments are accepted and ignored: resizing is always
 torchvision's antialiased resampling, which matches Pillow's.
@@ -28,8 +31,8 @@ from fovea.data.transforms.base import BaseTransform
 from fovea.registry import TRANSFORMS
 from fovea.utils.errors import ConfigError
 
-__all__ = ['Resize', 'ResizeEdge', 'RandomResizedCrop', 'EfficientNetRandomCrop', 'CenterCrop',
-           'EfficientNetCenterCrop', 'RandomCrop', 'RandomFlip', 'ColorJitter', 'Lighting', 'RandomGrayscale',
+__all__ = ['COLOR_ARGS_BGR', 'config_fill', 'Resize', 'ResizeEdge', 'RandomResizedCrop', 'EfficientNetRandomCrop',
+           'CenterCrop', 'EfficientNetCenterCrop', 'RandomCrop', 'RandomFlip', 'ColorJitter', 'Lighting', 'RandomGrayscale',
            'RandomErasing', 'Pad', 'INTERPOLATION', 'resize_img']
 
 INTERPOLATION = {
@@ -83,6 +86,16 @@ def _fill(value, channels: int) -> list[float]:
             return [sum(value) / len(value)]
         raise ValueError(f'fill value {value} has {len(value)} entries for a {channels}-channel image')
     return value
+
+
+#: sample key set by LoadImageFromFile: colour arguments are in BGR order (see the module docstring)
+COLOR_ARGS_BGR = 'color_args_bgr'
+
+
+def config_fill(value, channels: int, results: dict) -> list[float]:
+    """A per-channel fill for the RGB image from a colour argument given in MMPretrain's order."""
+    vals = _fill(value, channels)
+    return vals[::-1] if channels == 3 and results.get(COLOR_ARGS_BGR) else vals
 
 
 def _crop(img: torch.Tensor, top: int, left: int, h: int, w: int) -> torch.Tensor:
@@ -321,7 +334,7 @@ class CenterCrop(BaseTransform):
         h, w = img.shape[-2:]
         if self.auto_pad and (h < ch or w < cw):
             val = self.pad_val.get('img', 0) if isinstance(self.pad_val, dict) else self.pad_val
-            img = TF.pad(img, [0, 0, max(0, cw - w), max(0, ch - h)], fill=val)
+            img = TF.pad(img, [0, 0, max(0, cw - w), max(0, ch - h)], fill=config_fill(val, img.shape[0], results))
             h, w = img.shape[-2:]
         ch, cw = min(ch, h), min(cw, w)
         top = max(0, int(round((h - ch) / 2.)))
@@ -356,8 +369,8 @@ class Pad(BaseTransform):
         else:
             d = self.size_divisor
             tw, th = -(-w // d) * d, -(-h // d) * d
-        img = TF.pad(img, [0, 0, max(0, tw - w), max(0, th - h)], fill=_fill(self.pad_val, img.shape[0]),
-                     padding_mode=self.padding_mode)
+        img = TF.pad(img, [0, 0, max(0, tw - w), max(0, th - h)],
+                     fill=config_fill(self.pad_val, img.shape[0], results), padding_mode=self.padding_mode)
         results['img'] = img
         results['img_shape'] = tuple(img.shape[-2:])
         results['pad_shape'] = tuple(img.shape[-2:])
@@ -387,22 +400,22 @@ class RandomCrop(BaseTransform):
         self.pad_val = pad_val
         self.padding_mode = padding_mode
 
-    def _pad(self, img: torch.Tensor, padding: list[int], mode: str) -> torch.Tensor:
-        return TF.pad(img, padding, fill=_fill(self.pad_val, img.shape[0]) if mode == 'constant' else 0,
-                      padding_mode=mode)
+    def _pad(self, img: torch.Tensor, padding: list[int], mode: str, results: dict) -> torch.Tensor:
+        fill = config_fill(self.pad_val, img.shape[0], results) if mode == 'constant' else 0
+        return TF.pad(img, padding, fill=fill, padding_mode=mode)
 
     def transform(self, results: dict) -> dict:
         img = results['img']
         if self.padding is not None:
             p = self.padding
             p = [p] * 4 if isinstance(p, int) else (list(p) * 2 if len(p) == 2 else list(p))
-            img = self._pad(img, p, 'constant')  # MMCV pads the fixed border with a constant
+            img = self._pad(img, p, 'constant', results)  # MMCV pads the fixed border with a constant
         th, tw = self.crop_size
         if self.pad_if_needed:
             hp = math.ceil(max(0, th - img.shape[-2]) / 2)
             wp = math.ceil(max(0, tw - img.shape[-1]) / 2)
             if hp or wp:
-                img = self._pad(img, [wp, hp, wp, hp], self.padding_mode)
+                img = self._pad(img, [wp, hp, wp, hp], self.padding_mode, results)
         h, w = img.shape[-2:]
         if not (h == th and w == tw):
             th, tw = min(h, th), min(w, tw)
@@ -622,16 +635,19 @@ class RandomErasing(BaseTransform):
         w = min(int(round(np.sqrt(area / aspect))), iw)
         top = np.random.randint(0, ih - h) if ih > h else 0
         left = np.random.randint(0, iw - w) if iw > w else 0
-        color = _fill(self.fill_color, c)
+        color = _fill(self.fill_color, c)  # in MMPretrain's channel order; the patch is made in that order
         if self.mode == 'const':
-            patch = torch.tensor(color, dtype=torch.float32).view(c, 1, 1).expand(c, h, w)
+            patch = np.empty((h, w, c), dtype=np.float32)
+            patch[:, :] = np.array(color, dtype=np.uint8) if img.dtype == torch.uint8 else np.array(color)
         elif self.fill_std is None:
-            patch = torch.from_numpy(np.random.uniform(0, 256, (h, w, c)).astype(np.float32)).permute(2, 0, 1)
+            patch = np.random.uniform(0, 256, (h, w, c)).astype(np.uint8).astype(np.float32)
         else:
             noise = np.random.normal(color, _fill(self.fill_std, c), (h, w, c))
-            patch = torch.from_numpy(np.clip(noise.astype(np.int32), 0, 255).astype(np.float32)).permute(2, 0, 1)
+            patch = np.clip(noise.astype(np.int32), 0, 255).astype(np.float32)
+        if c == 3 and results.get(COLOR_ARGS_BGR):
+            patch = patch[..., ::-1]
+        patch_t = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))
         img = img.clone()
-        img[:, top:top + h, left:left + w] = patch.to(img.dtype) if img.dtype != torch.uint8 else \
-            patch.clamp(0, 255).to(torch.uint8)
+        img[:, top:top + h, left:left + w] = patch_t.to(img.dtype)
         results['img'] = img
         return results
