@@ -148,12 +148,13 @@ class FFN(BaseModule):
         self.feedforward_channels = feedforward_channels
         layers: list[nn.Module] = []
         in_channels = embed_dims
+        drop = (lambda: nn.Dropout(ffn_drop)) if ffn_drop > 0 else nn.Identity  # same slots, no call when 0
         for _ in range(num_fcs - 1):
             layers.append(nn.Sequential(nn.Linear(in_channels, feedforward_channels),
-                                        build_activation_layer(act_cfg), nn.Dropout(ffn_drop)))
+                                        build_activation_layer(act_cfg), drop()))
             in_channels = feedforward_channels
         layers.append(nn.Linear(feedforward_channels, embed_dims))
-        layers.append(nn.Dropout(ffn_drop))
+        layers.append(drop())
         self.layers = nn.Sequential(*layers)
         self.dropout_layer = build_dropout(dropout_layer)
         self.add_identity = add_identity
