@@ -66,7 +66,11 @@ class _TrainLoop:
         r = self.runner
         r.call_hook('before_train_iter', batch_idx=idx, data_batch=batch)
         outputs = r.model.train_step(batch, r.optim_wrapper)
-        r.call_hook('after_train_iter', batch_idx=idx, data_batch=batch, outputs=outputs)
+        r.in_iter_end = True  # a checkpoint saved by these hooks already contains this iteration
+        try:
+            r.call_hook('after_train_iter', batch_idx=idx, data_batch=batch, outputs=outputs)
+        finally:
+            r.in_iter_end = False
         r.iter += 1
 
     def _maybe_validate(self, done: int, interval: int, begin: int) -> None:

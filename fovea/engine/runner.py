@@ -133,6 +133,7 @@ class Runner:
         self.epoch = 0
         self.iter = 0
         self.in_epoch_end = False
+        self.in_iter_end = False
         self.stop_requested = False
         self.log_buffer: dict[str, Any] = {}
         self.last_metrics: dict[str, dict] = {}
@@ -440,7 +441,9 @@ class Runner:
         """Save model, optimizer, schedulers, loop position, RNG states and config to ``path`` (atomically)."""
         path = Path(path)
         epoch = self.epoch + 1 if self.in_epoch_end else self.epoch
-        meta = {'epoch': epoch, 'iter': self.iter, 'seed': int(self.seed), 'fovea_version': fovea.__version__,
+        # saved from after_train_iter (iteration checkpoints): that iteration is done, resume after it
+        done_iters = self.iter + 1 if self.in_iter_end else self.iter
+        meta = {'epoch': epoch, 'iter': done_iters, 'seed': int(self.seed), 'fovea_version': fovea.__version__,
                 'torch_version': str(torch.__version__), 'timestamp': self.timestamp,
                 'config': self.cfg.pretty_text() if isinstance(self.cfg, Config) else '',
                 'dataset_meta': _plain(self.dataset_meta or {})}
