@@ -186,3 +186,20 @@ def test_resume_from_a_weights_only_file_says_use_load_from(trained, tmp_path):
     runner = Runner.from_cfg(Config.fromfile('lenet5_digits', tiny_options(tmp_path / 'w', extra=(f'resume={p}',))))
     with pytest.raises(CheckpointError, match='not a fovea training checkpoint.*use load_from'):
         runner.train()
+
+
+def test_resume_from_an_iteration_checkpoint_is_exact(tmp_path):
+    """Checkpoints saved every 3 iterations (mid-epoch, in after_train_iter) record the iteration as
+    done: resuming from one must not run it twice."""
+    opts = ('default_hooks.checkpoint.by_epoch=False', 'default_hooks.checkpoint.interval=3',
+            'default_hooks.checkpoint.max_keep_ckpts=-1', 'randomness.seed=0')
+    straight = Runner.from_cfg(Config.fromfile('lenet5_digits', tiny_options(tmp_path / 'a', epochs=2, extra=opts)))
+    straight.train()
+    mid = straight.run_dir / 'iter_3.pth'
+    assert torch.load(mid, weights_only=True)['meta']['iter'] == 3
+    resumed = Runner.from_cfg(Config.fromfile('lenet5_digits', tiny_options(tmp_path / 'b', epochs=2,
+                                                                             extra=(*opts, f'resume={mid}'))))
+    resumed.train()
+    assert resumed.iter == straight.iter
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k
