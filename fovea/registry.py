@@ -143,6 +143,26 @@ def _check_signature(obj: Callable, kwargs: Mapping[str, Any], type_name: str) -
                 and n not in kwargs and n != 'self'):
             raise ConfigError(f'Missing required argument {prefix}{n} for {type_name}: '
                               f'add {n}=... to the config at {path or "the top level"}.')
+        if n in kwargs and isinstance(kwargs[n], str) and _numeric_only(p.annotation):
+            raise ConfigError(f'{prefix}{n}={kwargs[n]!r} for {type_name} must be a number, not text '
+                              f'(annotation: {_annotation_text(p.annotation)}); write the number itself.')
+
+
+_NUMERIC_NAMES = {'int', 'float', 'bool', 'None', 'NoneType', 'Optional', 'Union', 'typing.Optional', 'typing.Union',
+                  'Tensor', 'torch.Tensor', 'complex'}
+
+
+def _annotation_text(annotation: Any) -> str:
+    return annotation if isinstance(annotation, str) else getattr(annotation, '__name__', None) or str(annotation)
+
+
+def _numeric_only(annotation: Any) -> bool:
+    """Whether an annotation admits only numbers (``int``, ``float | None``, ``Union[float, Tensor]``)."""
+    if annotation is inspect.Parameter.empty:
+        return False
+    import re
+    names = set(re.findall(r'[A-Za-z_][\w.]*', _annotation_text(annotation)))
+    return bool(names) and names <= _NUMERIC_NAMES and bool(names & {'int', 'float', 'complex'})
 
 
 def build(cfg: Any, registry: Registry, key: str | None = None, **default_args: Any) -> Any:
