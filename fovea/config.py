@@ -276,7 +276,11 @@ def parse_value(text: str) -> Any:
         items = inner if isinstance(inner, list) else [inner]
         return items if s[0] == '[' else tuple(items)
     if ',' in s:
-        return [parse_value(x) for x in _split_top(s)]
+        parts = _split_top(s)
+        if len(parts) == 1 and parts[0] == s:  # a comma inside unbalanced brackets: '[1,2'
+            raise ConfigError(f'--cfg-options value {text!r} has unbalanced brackets; write a list as [1,2] '
+                              f'or quote a string that contains them.')
+        return [parse_value(x) for x in parts]
     return s
 
 
