@@ -7,6 +7,8 @@ import pytest
 import torch
 from torch import nn
 
+import fovea
+
 from fovea.apis.model import build_model_from_cfg
 from fovea.config import Config
 from fovea.convert import load_weights
@@ -119,9 +121,11 @@ def test_cli_convert_roundtrip(tmp_path, capsys):
     ours = _fovea('resnet18.py')
     report = load_weights(ours, str(dst), strict=True, log=False)
     assert report.source == 'fovea'
+    direct = fovea.get_model('resnet18_8xb32_in1k', pretrained=str(src))  # detected and converted on the fly
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert (ours(x) - ref(x)).abs().max() < 1e-4
+        assert (direct(x) - ref(x)).abs().max() < 1e-4
 
 
 def test_cli_convert_wrong_source_is_a_clear_error(tmp_path, capsys):

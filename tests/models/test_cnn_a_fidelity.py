@@ -74,3 +74,18 @@ def test_zoo_entries_agree_with_counts():
         result = get_model_complexity(model, (3, size, size))
         assert round(result['params'] / 1e6, 2) == entry['params_m']
         assert round(result['macs'] / 1e9, 3) == entry['flops_g']
+
+
+def test_every_shipped_recipe_loads_and_builds():
+    """The ImageNet/CIFAR recipes resolve their whole `_base_` chain (model, dataset, schedule, runtime)."""
+    from fovea.zoo import model_index
+    families = ('resnet/', 'resnext/', 'seresnet/', 'vgg/', 'densenet/', 'inception_v3/', 'googlenet/', 'alexnet/')
+    entries = [e for e in model_index().values() if e['config'].startswith(families)]
+    assert len(entries) == 41
+    for e in entries:
+        cfg = Config.fromfile(e['config'])
+        for key in ('model', 'train_dataloader', 'val_dataloader', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+            assert key in cfg, f"{e['config']} lacks {key}"
+        with torch.device('meta'):
+            model = MODELS.build(cfg.to_dict()['model'])
+        assert round(count_params(model) / 1e6, 2) == e['params_m'], e['name']
