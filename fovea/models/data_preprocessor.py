@@ -5,11 +5,12 @@ batch to the model's device, converts it to float, normalises it, optionally
 switches it to channels_last, and applies batch augments (Mixup, CutMix) that
 turn hard labels into soft targets.
 
-Channel order: fovea decodes images as RGB. MMPretrain decodes BGR and flips
-when ``to_rgb=True``. To give the model the same tensor MMPretrain gives for the
-same file and config, fovea leaves RGB as is when ``to_rgb=True`` and flips to
-BGR when ``to_rgb=False`` (for 3-channel input). ``mean``/``std`` are on the
-0-255 scale, in the order the model sees.
+Channel order: fovea decodes images as RGB. MMPretrain decodes files to BGR (but
+keeps CIFAR/MNIST arrays RGB) and flips when ``to_rgb=True``. To give the model the
+same tensor MMPretrain gives for the same data and config, fovea feeds BGR exactly
+when MMPretrain would: when the sample's MMPretrain order (``mmpretrain_bgr``, set by
+``PackInputs``; BGR when unknown) differs from ``to_rgb`` (3-channel input only).
+``mean``/``std`` are on the 0-255 scale, in the order the model sees.
 """
 from __future__ import annotations
 
@@ -132,8 +133,9 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
             batch = inputs.float()
         else:
             batch = stack_batch([t.float() for t in inputs], self.pad_size_divisor, self.pad_value)
-        if batch.shape[1] == 3 and not self.to_rgb:
-            batch = batch.flip(1)  # RGB -> BGR, the order MMPretrain feeds when to_rgb=False
+        src_bgr = bool(data['data_samples'][0].get('mmpretrain_bgr', True)) if data.get('data_samples') else True
+        if batch.shape[1] == 3 and src_bgr != self.to_rgb:
+            batch = batch.flip(1)  # RGB -> BGR, the order MMPretrain feeds here
         if self._normalize:
             batch = (batch - self.mean) / self.std
         if self.channels_last and batch.ndim == 4:
