@@ -68,3 +68,21 @@ def test_dataset_config_builds(name, imagenet_root, cifar_root, cifar_jpg_root):
             assert x.dtype == torch.uint8 and x.ndim == 4 and x.shape[0] == 2 and x.shape[1] == 3
             assert tuple(x.shape[-2:]) == (size, size), (name, key, x.shape)
         assert len(batch['data_samples']) == 2 and batch['data_samples'][0].gt_label.numel() == 1
+
+
+def test_channel_order_follows_mmpretrain(cifar_root, cifar_jpg_root):
+    """MMPretrain feeds CIFAR arrays as RGB with to_rgb=False and decoded files as BGR; so does fovea."""
+    from fovea.registry import DATASETS, MODELS
+    for name, root in (('cifar10_bs16.py', cifar_root), ('cifar10_jpg_bs128.py', cifar_jpg_root)):
+        cfg = Config.fromfile(os.path.join(CONFIG_DIR, name))
+        ds_cfg = dict(cfg['val_dataloader']['dataset'], data_root=str(root))
+        if ds_cfg['type'] == 'CIFAR10':
+            ds_cfg['download'] = False
+        sample = DATASETS.build(ds_cfg)[0]
+        pre = MODELS.build(dict(type='ClsDataPreprocessor', **{k: v for k, v in cfg['data_preprocessor'].items()
+                                                               if k != 'num_classes'}))
+        x = pre({'inputs': sample['inputs'][None], 'data_samples': [sample['data_samples']]})['inputs'][0]
+        mean = torch.tensor(cfg['data_preprocessor']['mean']).view(3, 1, 1)
+        std = torch.tensor(cfg['data_preprocessor']['std']).view(3, 1, 1)
+        expected = (sample['inputs'].float() - mean) / std  # RGB image, RGB statistics: no flip in either case
+        torch.testing.assert_close(x, expected)

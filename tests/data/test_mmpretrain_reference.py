@@ -179,3 +179,41 @@ def test_dataset_indexes_match(folder_data, cifar_root, monkeypatch):
         a, b = c_ours.get_data_info(i), c_theirs.get_data_info(i)
         assert a['gt_label'] == b['gt_label']
         np.testing.assert_array_equal(a['img'].permute(1, 2, 0).numpy(), b['img'])  # both RGB
+
+
+@pytest.mark.parametrize('to_rgb', [True, False])
+def test_same_normalised_batch_as_mmpretrain(cifar_root, tmp_path, to_rgb):
+    """The model input (pipeline + data preprocessor) equals MMPretrain's, for file-decoded images and
+    for CIFAR's in-memory RGB arrays, with either to_rgb."""
+    from PIL import Image
+    from mmpretrain.datasets import CIFAR10
+    from mmpretrain.models import ClsDataPreprocessor as MMPre
+    from mmpretrain.datasets.transforms import PackInputs as MMPack
+    from fovea.registry import DATASETS, MODELS
+    pre_cfg = dict(mean=[125.3, 123.0, 113.9], std=[51.6, 50.8, 51.3], to_rgb=to_rgb)
+    ours_pre = MODELS.build(dict(type='ClsDataPreprocessor', **pre_cfg))
+    theirs_pre = MMPre(**pre_cfg)
+    # CIFAR-10 in memory
+    import unittest.mock as mock
+    with mock.patch.object(CIFAR10, '_check_integrity', lambda self: True):
+        theirs_ds = CIFAR10(data_root=str(cifar_root), split='test', download=False, pipeline=[dict(type='PackInputs')])
+    ours_ds = DATASETS.build(dict(type='CIFAR10', data_root=str(cifar_root), split='test', download=False,
+                                  pipeline=[dict(type='PackInputs')]))
+    ours = ours_pre({'inputs': torch.stack([ours_ds[i]['inputs'] for i in range(3)]),
+                     'data_samples': [ours_ds[i]['data_samples'] for i in range(3)]})['inputs']
+    theirs = theirs_pre({'inputs': [theirs_ds[i]['inputs'] for i in range(3)],
+                         'data_samples': [theirs_ds[i]['data_samples'] for i in range(3)]})['inputs']
+    torch.testing.assert_close(ours, theirs)
+    # a decoded (lossless) file through a crop pipeline
+    path = tmp_path / 'x.png'
+    Image.fromarray(RGB).save(path)
+    pipe = [dict(type='LoadImageFromFile'), dict(type='CenterCrop', crop_size=32), dict(type='PackInputs')]
+    from fovea.data.transforms.base import Compose
+    o = Compose(pipe)({'img_path': str(path)})
+    t = {'img_path': str(path)}
+    for cfg in pipe[:-1]:
+        t = _mm(cfg)(t)
+    t = MMPack()(t)
+    ours = ours_pre({'inputs': o['inputs'][None], 'data_samples': [o['data_samples']]})['inputs']
+    theirs = theirs_pre({'inputs': [t['inputs']], 'data_samples': [t['data_samples']]})['inputs']
+    torch.testing.assert_close(ours, theirs)

@@ -75,9 +75,11 @@ class PathLabelList(Sequence):
 
 
 class ArrayImageList(Sequence):
-    """In-memory images (an (N, C, H, W) or (N, H, W) uint8 array) and labels as a sample list.
+    """In-memory RGB images (an (N, C, H, W) or (N, H, W) uint8 array) and labels as a sample list.
 
-    Items are ``{'img': uint8 CHW tensor (a view), 'gt_label': int, 'img_shape', 'ori_shape'}``.
+    Items are ``{'img': uint8 CHW tensor (a view), 'gt_label': int, 'img_shape', 'ori_shape'}``, marked
+    ``mmpretrain_bgr=False`` (MMPretrain also keeps CIFAR/MNIST arrays RGB, which matters for
+    ``to_rgb`` and colour arguments).
     ``source`` names the file(s) the arrays came from, for messages.
     """
 
@@ -102,7 +104,8 @@ class ArrayImageList(Sequence):
         import torch
         img = torch.from_numpy(self.images[i])
         shape = tuple(img.shape[-2:])
-        return {'img': img, 'gt_label': int(self._labels[i]), 'img_shape': shape, 'ori_shape': shape}
+        return {'img': img, 'gt_label': int(self._labels[i]), 'img_shape': shape, 'ori_shape': shape,
+                'mmpretrain_bgr': False}
 
     def __iter__(self) -> Iterator[dict]:
         return (self[i] for i in range(len(self)))

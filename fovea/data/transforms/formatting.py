@@ -59,5 +59,9 @@ class PackInputs(BaseTransform):
             if k in results:
                 sample.set_field(results[k], k)
         sample.set_metainfo({k: results[k] for k in self.meta_keys if k in results})
+        # the channel order MMPretrain would have for this sample: BGR for decoded files and other
+        # images, RGB for the RGB arrays of CIFAR-style datasets; the data preprocessor's to_rgb
+        # depends on it
+        sample.set_metainfo({'mmpretrain_bgr': bool(results.get('mmpretrain_bgr', True))})
         packed['data_samples'] = sample
         return packed

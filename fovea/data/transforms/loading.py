@@ -212,6 +212,5 @@ class LoadImageFromFile(BaseTransform):
         results['img'] = img
         results['img_shape'] = tuple(img.shape[-2:])
         results['ori_shape'] = tuple(img.shape[-2:])
-        # MMPretrain would hold this image as BGR: colour arguments of later transforms are BGR
-        results['color_args_bgr'] = img.shape[0] == 3
+        results['mmpretrain_bgr'] = True  # MMPretrain decodes files to BGR (see transforms.processing)
         return results

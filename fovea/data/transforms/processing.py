@@ -8,9 +8,9 @@ as MMPretrain, so a seeded worker reproduces its crops.
 Channel order: fovea images are RGB. Colour-valued arguments (``pad_val``, ``fill_color``,
 ``fill_std``) keep MMPretrain's meaning, which follows the order of MMPretrain's image at that
 point: BGR after ``LoadImageFromFile`` (MMPretrain decodes files to BGR, hence configs' ``pad_val=
-bgr_mean``), RGB for datasets that hold RGB arrays (CIFAR, MNIST). ``LoadImageFromFile`` marks the
-sample (``results['color_args_bgr'] = True``) and these transforms reverse such values onto the RGB
-image, so a config fills with the same colour as in MMPretrain. ``RandomGrayscale`` has an
+bgr_mean``), RGB for datasets that hold RGB arrays (CIFAR). Such datasets mark their samples
+``results['mmpretrain_bgr'] = False``; otherwise these transforms reverse 3-channel colour values
+onto the RGB image, so a config fills with the same colour as in MMPretrain. ``RandomGrayscale`` has an
 explicit ``color_format`` argument instead.
 
 ``backend`` ('cv2'/'pillow') arguments are accepted and ignored: resizing is always
@@ -31,7 +31,7 @@ from fovea.data.transforms.base import BaseTransform
 from fovea.registry import TRANSFORMS
 from fovea.utils.errors import ConfigError
 
-__all__ = ['COLOR_ARGS_BGR', 'config_fill', 'Resize', 'ResizeEdge', 'RandomResizedCrop', 'EfficientNetRandomCrop',
+__all__ = ['MMPRETRAIN_BGR', 'config_fill', 'Resize', 'ResizeEdge', 'RandomResizedCrop', 'EfficientNetRandomCrop',
            'CenterCrop', 'EfficientNetCenterCrop', 'RandomCrop', 'RandomFlip', 'ColorJitter', 'Lighting', 'RandomGrayscale',
            'RandomErasing', 'Pad', 'INTERPOLATION', 'resize_img']
 
@@ -88,14 +88,15 @@ def _fill(value, channels: int) -> list[float]:
     return value
 
 
-#: sample key set by LoadImageFromFile: colour arguments are in BGR order (see the module docstring)
-COLOR_ARGS_BGR = 'color_args_bgr'
+#: sample key set by LoadImageFromFile: MMPretrain would hold this image in BGR order, so colour
+#: arguments are BGR (see the module docstring) and PackInputs records it for the data preprocessor
+MMPRETRAIN_BGR = 'mmpretrain_bgr'
 
 
 def config_fill(value, channels: int, results: dict) -> list[float]:
     """A per-channel fill for the RGB image from a colour argument given in MMPretrain's order."""
     vals = _fill(value, channels)
-    return vals[::-1] if channels == 3 and results.get(COLOR_ARGS_BGR) else vals
+    return vals[::-1] if channels == 3 and results.get(MMPRETRAIN_BGR, True) else vals
 
 
 def _crop(img: torch.Tensor, top: int, left: int, h: int, w: int) -> torch.Tensor:
@@ -644,7 +645,7 @@ class RandomErasing(BaseTransform):
         else:
             noise = np.random.normal(color, _fill(self.fill_std, c), (h, w, c))
             patch = np.clip(noise.astype(np.int32), 0, 255).astype(np.float32)
-        if c == 3 and results.get(COLOR_ARGS_BGR):
+        if c == 3 and results.get(MMPRETRAIN_BGR, True):
             patch = patch[..., ::-1]
         patch_t = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))
         img = img.clone()
