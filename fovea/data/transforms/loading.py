@@ -90,21 +90,51 @@ def _decode_pil(data: bytes | bytearray, channels: int, exif: bool, name: str) -
 MAX_PIXELS = 2 * 89_478_485
 
 
+def _header_size(data: bytes | bytearray) -> tuple[int, int] | None:
+    """(width, height) read straight from a PNG or baseline/progressive JPEG header, else None."""
+    if data[:8] == _PNG_MAGIC and len(data) >= 24 and data[12:16] == b'IHDR':
+        return int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+    if data[:2] != _JPEG_MAGIC:
+        return None
+    i, n = 2, len(data)
+    while i + 9 < n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            return int.from_bytes(data[i + 7:i + 9], 'big'), int.from_bytes(data[i + 5:i + 7], 'big')
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        i += 2 + int.from_bytes(data[i + 2:i + 4], 'big')
+    return None
+
+
 def _check_pixels(data: bytes | bytearray, max_pixels: int | None, name: str) -> None:
     """Read only the header and refuse images larger than ``max_pixels`` (a decompression bomb)."""
     if not max_pixels:
         return
-    from PIL import Image
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
-            try:
-                w, h = Image.open(io.BytesIO(data)).size  # lazy: parses the header only
-            finally:
-                Image.MAX_IMAGE_PIXELS = old
-    except Exception:  # header unreadable: the decoder below reports the problem
-        return
+    size = _header_size(data)
+    if size is None:
+        from PIL import Image
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                size = Image.open(io.BytesIO(data)).size  # lazy: parses the header only
+        except Image.DecompressionBombError:
+            size = None  # larger than Pillow's own hard limit (2 x MAX_IMAGE_PIXELS)
+            if max_pixels < 2 * (Image.MAX_IMAGE_PIXELS or 0):
+                raise DataError(f'image {name} has more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than '
+                                f'max_pixels={max_pixels:,}; refused before decoding (a decompression bomb, or a '
+                                f'huge image).') from None
+        except Exception:  # header unreadable: the decoder below reports the problem
+            return
+        if size is None:
+            return
+    w, h = size
     if w * h > max_pixels:
         raise DataError(f'image {name} is {w}x{h} = {w * h:,} pixels, more than max_pixels={max_pixels:,}; refused '
                         f'before decoding (a decompression bomb, or a huge image). Raise LoadImageFromFile('
