@@ -31,8 +31,8 @@ model = dict(
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]),
 )
 
-# repeated augmentation (Hoffer et al. 2020; DeiT): each image appears 3 times per batch, differently
-# augmented; MMPretrain's DeiT config leaves it out
+# repeated augmentation (Hoffer et al. 2020; DeiT): each sampled image is used 3 times (on different ranks),
+# differently augmented; MMPretrain's DeiT config leaves it out
 train_dataloader = dict(batch_size=256, sampler=dict(type='RepeatAugSampler', shuffle=True, num_repeats=3))
 
 optim_wrapper = dict(
