@@ -105,3 +105,22 @@ val_dataloader = dict(batch_size=2, dataset=dict(type='CustomDataset', data_pref
     with pytest.raises(SystemExit):
         main(['verify-dataset', str(cfg), '--phase', 'val'])
     assert 'checked 3 samples of the val set: 2 unreadable' in capsys.readouterr().out
+
+
+def test_pixel_guard_reads_headers(tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from fovea.data.transforms.loading import _header_size, read_image
+    arr = np.zeros((37, 53, 3), np.uint8)
+    for fmt, kw in (('PNG', {}), ('JPEG', {}), ('JPEG', {'progressive': True}), ('JPEG', {'exif': b'Exif\x00\x00'})):
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format=fmt, **kw)
+        assert _header_size(buf.getvalue()) == (53, 37)
+        p = tmp_path / f'x.{fmt.lower()}'
+        p.write_bytes(buf.getvalue())
+        assert read_image(str(p)).shape == (3, 37, 53)
+        with pytest.raises(DataError, match=r'x\.\w+ is 53x37 = 1,961 pixels, more than max_pixels=1,000'):
+            read_image(str(p), max_pixels=1000)
