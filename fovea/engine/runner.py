@@ -268,7 +268,8 @@ class Runner:
     def _build_loader(self, cfg: dict | None, key: str):
         if cfg is None:
             raise ConfigError(f'The config has no {key}; it is needed for this command.')
-        return build_dataloader(dict(cfg), seed=int(self.seed), key=key)
+        from fovea.engine.worker_guard import guard_workers
+        return guard_workers(build_dataloader(dict(cfg), seed=int(self.seed), key=key))
 
     def _build_eval_loop(self, phase: str):
         loader_cfg = self._val_loader_cfg if phase == 'val' else self._test_loader_cfg
@@ -351,7 +352,9 @@ class Runner:
         self._wrap_for_training()
         self._describe_setup()
         self.call_hook('before_run')
-        with self._stop_on_signals(), fail_together():  # one rank failing stops the others, naming it
+        from fovea.engine.worker_guard import worker_deaths_explained
+        with self._stop_on_signals(), fail_together(), \
+                worker_deaths_explained(self.train_dataloader, getattr(self.val_loop, 'dataloader', None)):
             self.train_loop.run()
         if self.stop_requested:
             path = self.save_checkpoint(self.run_dir / f'interrupted_iter_{self.iter}.pth')
@@ -374,7 +377,9 @@ class Runner:
         self._load_or_resume(weights_only=True)
         self._describe_setup()
         self.call_hook('before_run')
-        metrics = self.test_loop.run()
+        from fovea.engine.worker_guard import worker_deaths_explained
+        with worker_deaths_explained(self.test_loop.dataloader):
+            metrics = self.test_loop.run()
         self.call_hook('after_run')
         return metrics
 

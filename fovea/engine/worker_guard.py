@@ -1,0 +1,100 @@
+"""Name the sample a DataLoader worker process was loading when it died.
+
+A Python exception in a worker reaches the main process with its message (the dataset names the
+file). A worker that dies outright (segfault in a decoder, killed for memory) only yields
+"DataLoader worker (pid 123) exited unexpectedly". :func:`guard_workers` makes every worker record
+its pid and the index it is loading in shared memory; :func:`worker_deaths_explained` turns that
+error into a :class:`DataError` naming the sample's file.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from functools import partial
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+
+from fovea.utils.errors import DataError
+
+__all__ = ['guard_workers', 'worker_deaths_explained']
+
+
+def _recording_class(cls: type, slots: torch.Tensor, worker_id: int) -> type:
+    def getitem(self, idx, _orig=cls.__getitem__):
+        slots[worker_id] = int(idx)
+        out = _orig(self, idx)
+        slots[worker_id] = -1
+        return out
+    return type(cls.__name__, (cls,), {'__getitem__': getitem, '__module__': cls.__module__,
+                                       '__qualname__': cls.__qualname__})
+
+
+def _init_worker(worker_id: int, slots: torch.Tensor, pids: torch.Tensor, inner: Callable | None) -> None:
+    if inner is not None:
+        inner(worker_id)
+    pids[worker_id] = os.getpid()
+    info = torch.utils.data.get_worker_info()
+    ds = info.dataset if info is not None else None
+    if ds is not None and getattr(type(ds), '__getitems__', None) is None:
+        try:  # this worker's own copy of the dataset records the index it is loading
+            ds.__class__ = _recording_class(type(ds), slots, worker_id)
+        except TypeError:  # classes whose instances cannot change class: no record, no harm
+            pass
+
+
+def guard_workers(loader: Any) -> Any:
+    """Let ``loader``'s worker processes record what they load (no effect with ``num_workers=0``)."""
+    n = int(getattr(loader, 'num_workers', 0) or 0)
+    if n == 0 or hasattr(loader, '_fovea_slots'):
+        return loader
+    slots = torch.full((n,), -1, dtype=torch.int64).share_memory_()
+    pids = torch.zeros(n, dtype=torch.int64).share_memory_()
+    loader.worker_init_fn = partial(_init_worker, slots=slots, pids=pids, inner=loader.worker_init_fn)
+    loader._fovea_slots, loader._fovea_pids = slots, pids
+    return loader
+
+
+def _describe(loader: Any, idx: int) -> str:
+    try:
+        info = loader.dataset.get_data_info(idx)
+        path = info.get('img_path') or info.get('filename') or info.get('img_info', {}).get('filename')
+    except Exception:
+        path = None
+    return f'sample {idx} ({path})' if path else f'sample {idx}'
+
+
+def _explain(exc: RuntimeError, loaders: Iterable[Any]) -> DataError | None:
+    msg = str(exc)
+    if 'DataLoader worker' not in msg:
+        return None
+    dead = {int(p) for p in re.findall(r'\d+', msg.split('worker', 1)[1].split(')')[0])}
+    found = []
+    for loader in loaders:
+        slots = getattr(loader, '_fovea_slots', None)
+        if slots is None:
+            continue
+        pids = loader._fovea_pids.tolist()
+        busy = [(w, int(i)) for w, i in enumerate(slots.tolist()) if i >= 0]
+        found += [(loader, i) for w, i in busy if pids[w] in dead] or ([(loader, i) for _, i in busy] if not dead else [])
+    if not found:
+        return None
+    what = '; '.join(_describe(loader, i) for loader, i in found)
+    return DataError(f'A data loader worker process died ({msg.splitlines()[0]}) while loading {what}. '
+                     f'The file probably crashes the decoder or needs too much memory: check or remove it '
+                     f'(`fovea verify-dataset` scans a dataset), or use num_workers=0 to see the error in the '
+                     f'main process.')
+
+
+@contextlib.contextmanager
+def worker_deaths_explained(*loaders: Any) -> Iterator[None]:
+    """Turn "DataLoader worker (pid N) exited/killed" (raised wherever the main process is when the
+    worker dies) into a :class:`DataError` naming the sample that worker was loading."""
+    try:
+        yield
+    except RuntimeError as exc:
+        err = _explain(exc, [ld for ld in loaders if ld is not None])
+        if err is None:
+            raise
+        raise err from exc
