@@ -125,3 +125,23 @@ def test_worker_crash_reports_the_sample_path(tmp_path):
         for _ in loader:
             pass
     assert str(bad) in str(exc.value), str(exc.value)[-2000:]
+
+
+def test_worker_killed_while_loading_names_the_sample(tmp_path):
+    """A worker that dies outright (SIGKILL, as in a decoder segfault or the OOM killer) during
+    training: the error names the file it was loading, not just the worker's pid."""
+    from _faults import tiny_options
+    from fovea.config import Config
+    from fovea.engine.runner import Runner
+    root = tmp_path / 'digits'
+    for cls in range(10):
+        (root / str(cls)).mkdir(parents=True)
+        for i in range(2):
+            _save(Image.fromarray(RNG.integers(0, 256, (32, 32), dtype=np.uint8)), root / str(cls) / f'{i}.png')
+    dataset = dict(_delete_=True, type='CustomDataset', data_prefix=str(root), pipeline=[
+        dict(type='LoadImageFromFile', color_type='grayscale'), dict(type='_faults.CrashOn', name='7/1.png'),
+        dict(type='PackInputs')])
+    cfg = Config.fromfile('lenet5_digits', [*tiny_options(tmp_path / 'work', epochs=1), 'train_dataloader.num_workers=2',
+                                            'train_dataloader.batch_size=4', f'train_dataloader.dataset={dataset!r}'])
+    with pytest.raises(DataError, match=r'worker process died .* while loading sample \d+ \(.*7/1\.png\)'):
+        Runner.from_cfg(cfg).train()
