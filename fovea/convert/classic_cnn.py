@@ -93,9 +93,10 @@ def convert_vgg(sd: dict, model: nn.Module) -> dict | None:
                     out[f'{d}.bn.{t}'] = sd[f'{bn}.{t}']
     if backbone.num_classes > 0:
         if 'classifier.0.weight' in sd:
-            pairs = [('classifier.0', 'classifier.0'), ('classifier.3', 'classifier.3'), ('classifier.6', 'classifier.6')]
-        else:
-            pairs = [('pre_logits.fc1', 'classifier.0'), ('pre_logits.fc2', 'classifier.3'), ('head.fc', 'classifier.6')]
+            sources = ('classifier.0', 'classifier.3', 'classifier.6')
+        else:  # timm: two convolutions and a linear head
+            sources = ('pre_logits.fc1', 'pre_logits.fc2', 'head.fc')
+        pairs = zip(sources, ('classifier.0', 'classifier.3', 'classifier.6'))
         for src, d in pairs:
             if f'{src}.weight' in sd:
                 out[f'{prefix}{d}.weight'] = sd[f'{src}.weight'].flatten(1)

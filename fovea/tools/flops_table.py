@@ -57,7 +57,10 @@ def complexity_table(model: str, shape: Sequence[int] | None = None, in_channels
     header = ('module', 'params (M)', 'GMACs', '% MACs')
     rows.append(('total', f'{total_params / 1e6:.3f}', f'{total_macs / 1e9:.4f}', '100.0' if total_macs else '-'))
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
-    fmt = lambda r: '  '.join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return '  '.join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
     lines = [f'{model} at input {in_channels}x{h}x{w}', fmt(header), '-' * len(fmt(header))]
     lines += [fmt(r) for r in rows[:-1]] + ['-' * len(fmt(header)), fmt(rows[-1]), '',
               f'Params: {total_params / 1e6:.2f} M   MACs: {total_macs / 1e9:.3f} G',

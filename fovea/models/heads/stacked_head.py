@@ -14,7 +14,10 @@ __all__ = ['StackedLinearClsHead', 'LinearBlock']
 
 
 class LinearBlock(nn.Module):
-    """fc -> optional norm -> optional activation -> optional dropout (children ``fc``, ``norm``, ``act``, ``dropout``)."""
+    """fc -> optional norm -> optional activation -> optional dropout.
+
+    Children are named ``fc``, ``norm``, ``act`` and ``dropout`` (MMPretrain's names).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, dropout_rate: float = 0., norm_cfg: dict | None = None,
                  act_cfg: dict | None = None):

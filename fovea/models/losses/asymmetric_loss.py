@@ -1,4 +1,5 @@
-"""Asymmetric loss for multi-label classification (Ridnik et al., "Asymmetric Loss For Multi-Label Classification", ICCV 2021)."""
+"""Asymmetric loss for multi-label classification (Ridnik et al., "Asymmetric Loss For Multi-Label
+Classification", ICCV 2021)."""
 from __future__ import annotations
 
 import torch

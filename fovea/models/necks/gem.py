@@ -1,4 +1,5 @@
-"""Generalized mean pooling (Radenovic et al., "Fine-tuning CNN Image Retrieval with No Human Annotation", TPAMI 2018)."""
+"""Generalized mean pooling (Radenovic et al., "Fine-tuning CNN Image Retrieval with No Human Annotation",
+TPAMI 2018)."""
 from __future__ import annotations
 
 import torch
