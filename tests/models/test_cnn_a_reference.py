@@ -37,3 +37,21 @@ def test_mmpretrain_checkpoint_gives_the_same_logits(base, size):
     x = torch.randn(2, 3, size, size)
     with torch.no_grad():
         assert (ours(x, mode='tensor') - ref(x, mode='tensor')).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize('name,kwargs', [
+    ('LabelSmoothLoss', dict(label_smooth_val=0.1, mode='original')),
+    ('LabelSmoothLoss', dict(label_smooth_val=0.1, mode='classy_vision')),
+    ('LabelSmoothLoss', dict(label_smooth_val=0.1, mode='multi_label')),
+    ('FocalLoss', dict(gamma=2.0, alpha=0.25)),
+    ('AsymmetricLoss', dict(gamma_pos=0.0, gamma_neg=4.0, clip=0.05)),
+])
+def test_losses_match_mmpretrain(name, kwargs):
+    pytest.importorskip('mmpretrain')
+    from mmpretrain.registry import MODELS as MM_MODELS
+    from fovea.registry import MODELS
+    logits = torch.randn(4, 6)
+    target = torch.tensor([0, 3, 5, 1]) if name == 'LabelSmoothLoss' else (torch.rand(4, 6) > 0.5).float()
+    ours = MODELS.build(dict(type=name, **kwargs))(logits, target)
+    ref = MM_MODELS.build(dict(type=name, **kwargs))(logits, target)
+    torch.testing.assert_close(ours, ref)
