@@ -23,7 +23,7 @@ from fovea.data.datasets.base import BaseDataset, PathLabelList
 from fovea.registry import DATASETS
 from fovea.utils.errors import DataError
 
-__all__ = ['CustomDataset', 'IMG_EXTENSIONS', 'find_folders', 'scan_files', 'parse_ann_file']
+__all__ = ['CustomDataset', 'IMG_EXTENSIONS', 'find_folders', 'scan_files', 'parse_ann_file', 'check_inside_root']
 
 logger = logging.getLogger('fovea')
 
@@ -79,6 +79,22 @@ def _one_separator_per_line(raw: bytes) -> bool:
         return False
     m = min(len(newlines), n_lines)  # space i lies between newline i-1 and newline i
     return bool((spaces[:m] < newlines[:m]).all() and (spaces[1:] > newlines[:n_lines - 1]).all())
+
+
+def check_inside_root(paths: list[bytes], ann_file: str) -> None:
+    """Refuse annotation paths that are absolute or climb out of the image folder with ``..``."""
+    joined = b'\n' + b'\n'.join(paths)
+    if b'..' not in joined and b'\n/' not in joined and b'\\' not in joined and b':' not in joined:
+        return  # the common case, checked at C speed
+    for p in paths:
+        text = p.decode('utf-8', 'replace').replace('\\', '/')
+        norm = os.path.normpath(text)
+        if os.path.isabs(text) or norm == '..' or norm.startswith('../') or (len(text) > 2 and text[0].isalpha() and text[1:3] == ':/'):
+            with open(ann_file, 'rb') as f:
+                line = next((no for no, ln in enumerate(f, 1) if ln.strip().startswith(p)), '?')
+            raise DataError(f'{ann_file}, line {line}: the image path {text!r} points outside the image folder '
+                            f'(absolute or climbing out with ..). Fix the annotation file, or set '
+                            f'allow_outside_root=True on the dataset if it is trusted.')
 
 
 def parse_ann_file(path: str, with_label: bool = True) -> tuple[list[bytes], np.ndarray | None]:
@@ -145,15 +161,20 @@ class CustomDataset(BaseDataset):
         extensions: allowed file extensions (case-insensitive).
         metainfo / classes: class names (required for annotation files to print names; for
             class folders they must match the number of folders).
+        allow_outside_root: let annotation-file paths be absolute or climb out of
+            ``data_prefix`` with ``..`` (refused by default: an annotation file from elsewhere
+            must not make training read arbitrary files).
     """
 
     def __init__(self, data_root: str = '', data_prefix: str | dict = '', ann_file: str = '',
                  with_label: bool = True, extensions: Sequence[str] = IMG_EXTENSIONS,
-                 metainfo: dict | None = None, lazy_init: bool = False, **kwargs):
+                 metainfo: dict | None = None, lazy_init: bool = False, allow_outside_root: bool = False,
+                 **kwargs):
         if not (ann_file or data_prefix or data_root):
             raise DataError(f'{type(self).__name__} needs one of ann_file, data_root or data_prefix.')
         self.extensions = tuple(sorted({e.lower() for e in extensions}))
         self.with_label = with_label
+        self.allow_outside_root = allow_outside_root
         super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root, data_prefix=data_prefix,
                          lazy_init=True, **kwargs)
         if not lazy_init:
@@ -203,4 +224,6 @@ class CustomDataset(BaseDataset):
             paths, labels = parse_ann_file(self.ann_file, self.with_label)
             if not paths:
                 raise DataError(f'annotation file {self.ann_file} lists no samples.')
+            if not self.allow_outside_root:
+                check_inside_root(paths, self.ann_file)
         return PathLabelList(paths, labels, prefix=self.img_prefix)
