@@ -79,3 +79,19 @@ def test_misaligned_fields_are_not_paired_up_silently(tmp_path):
 def test_number_of_fuzzed_inputs():
     # runs after the fuzzing test in file order; documents how many inputs were tried
     assert INPUTS['files'] >= 100, INPUTS
+
+
+def test_annotation_paths_cannot_escape_the_image_folder(tmp_path):
+    from fovea.data.datasets.custom import CustomDataset
+    (tmp_path / 'imgs').mkdir()
+    ann = tmp_path / 'ann.txt'
+    for bad in ('../secret.png', '/etc/passwd', 'a/../../secret.png', 'C:\\Windows\\x.png'):
+        ann.write_text(f'ok/a.png 0\n\n{bad} 1\n')
+        with pytest.raises(DataError, match=rf'{re.escape(str(ann))}, line 3: the image path .* points outside'):
+            CustomDataset(data_prefix=str(tmp_path / 'imgs'), ann_file=str(ann))
+    # explicitly allowed, or staying inside after normalisation: accepted
+    ann.write_text('ok/a.png 0\n../shared/b.png 1\n')
+    ds = CustomDataset(data_prefix=str(tmp_path / 'imgs'), ann_file=str(ann), allow_outside_root=True)
+    assert ds.get_data_info(1)['img_path'].endswith('../shared/b.png')
+    ann.write_text('ok/../b.png 0\nx:y.png 1\n')
+    assert len(CustomDataset(data_prefix=str(tmp_path / 'imgs'), ann_file=str(ann))) == 2
