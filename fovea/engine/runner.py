@@ -482,6 +482,7 @@ class Runner:
                 return
             candidates = checkpoint_candidates(self.work_dir)
             if not candidates:
+                self._remove_stale_temp_files()
                 self.logger.info(f'resume=auto: no checkpoint under {self.work_dir}; starting from scratch.')
             failures = []
             for path in candidates:
@@ -499,13 +500,19 @@ class Runner:
             report = load_weights(self.unwrapped_model, self.load_from)
             self.logger.info(f'load_from {self.load_from}: {report}')
 
+    def _remove_stale_temp_files(self, *extra: Path) -> None:
+        """Delete what killed runs left half-written in the work dir and its run dirs."""
+        from fovea.utils.io import remove_stale_temp_files
+        if not is_main_process():
+            return
+        run_dirs = [d for d in self.work_dir.iterdir() if d.is_dir()] if self.work_dir.is_dir() else []
+        for folder in {*extra, self.work_dir, *run_dirs}:
+            for tmp in remove_stale_temp_files(folder):
+                self.logger.info(f'Removed {tmp}, a partly written file left by a process that was killed.')
+
     def resume(self, path: str | Path) -> None:
         """Restore model, optimizer, schedulers, loop position, RNG and hook state from ``path``."""
-        from fovea.utils.io import remove_stale_temp_files
-        run_dirs = [d for d in self.work_dir.iterdir() if d.is_dir()] if self.work_dir.is_dir() else []
-        for folder in {Path(path).parent, self.work_dir, *run_dirs}:
-            for tmp in remove_stale_temp_files(folder) if is_main_process() else ():
-                self.logger.info(f'Removed {tmp}, a partly written file left by a process that was killed.')
+        self._remove_stale_temp_files(Path(path).parent)
         ckpt = read_weights(path)
         for key in ('state_dict', 'meta'):
             if key not in ckpt:
