@@ -203,3 +203,14 @@ def test_resume_from_an_iteration_checkpoint_is_exact(tmp_path):
     assert resumed.iter == straight.iter
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_resume_auto_without_checkpoints_still_removes_leftovers(tmp_path, caplog):
+    """Killed while writing its very first checkpoint: nothing to resume from, but the partial file goes."""
+    leftover = tmp_path / 'work' / '20000101_000000' / f'.epoch_1.pth.{fio._HOST}-999999999.abcd.tmp'
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b'partial')
+    runner = Runner.from_cfg(Config.fromfile('lenet5_digits', tiny_options(tmp_path / 'work', epochs=1,
+                                                                          extra=('resume=True',))))
+    runner.train()
+    assert not leftover.exists() and f'Removed {leftover}' in caplog.text
