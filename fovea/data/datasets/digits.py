@@ -20,7 +20,7 @@ class Digits(BaseDataset):
 
     Pixel values 0..16 are scaled to 0..255 and stored as 1x8x8 uint8 images. The split is fixed
     and stratified: within each class, every fifth sample (in file order) goes to ``split='val'``
-    (360 images), the rest to ``split='train'`` (1,437 images). ``split='all'`` keeps all of them.
+    (364 images), the rest to ``split='train'`` (1,433 images). ``split='all'`` keeps all of them.
     """
 
     METAINFO = {'classes': tuple(str(i) for i in range(10))}
