@@ -156,3 +156,16 @@ def test_missing_sections_are_named(tmp_path):
     runner = make_runner(tmp_path, 'train_dataloader=None')
     with pytest.raises(ConfigError, match='train_dataloader'):
         runner.train()
+
+
+def test_sigmoid_cross_entropy_matches_mmpretrain_scale():
+    """MMPretrain sums the per-class BCE of a sample and averages over the batch (avg_factor=B)."""
+    from fovea.models.losses import CrossEntropyLoss
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 6), (torch.rand(4, 6) > 0.5).float()
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction='sum') / 4
+    torch.testing.assert_close(CrossEntropyLoss(use_sigmoid=True)(x, y, avg_factor=4), expected)
+    weight = torch.tensor([1., 0., 1., 0.])
+    per_sample = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction='none').sum(1)
+    torch.testing.assert_close(CrossEntropyLoss(use_sigmoid=True)(x, y, weight=weight, avg_factor=4),
+                               (per_sample * weight).sum() / 4)

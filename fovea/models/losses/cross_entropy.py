@@ -69,8 +69,12 @@ class CrossEntropyLoss(nn.Module):
             label = label * (1 - self.label_smooth_val) + self.label_smooth_val / num_classes
         if self.use_sigmoid:
             pos_weight = cls_score.new_tensor(self.pos_weight) if self.pos_weight is not None else None
+            # element-wise (B, C), summed over classes by the reduction as MMPretrain does: with
+            # avg_factor=B the loss is the per-sample sum over classes, averaged over the batch
             loss = F.binary_cross_entropy_with_logits(cls_score, label.to(cls_score.dtype), weight=class_weight,
-                                                      pos_weight=pos_weight, reduction='none').mean(-1)
+                                                      pos_weight=pos_weight, reduction='none')
+            if weight is not None and weight.ndim == 1:
+                weight = weight[:, None]
         elif label.ndim == 1:
             loss = F.cross_entropy(cls_score, label, weight=class_weight, reduction='none')
         else:
