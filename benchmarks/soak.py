@@ -90,57 +90,66 @@ def main() -> int:
     train_time = time.time() - t1
     print(f'reference run: {total_iters} iterations, start-up {startup:.1f} s, training {train_time:.1f} s')
 
-    work = root / 'soak'
     kinds: collections.Counter[str] = collections.Counter()
-    checked = 0
-    cycle = 0
-    while cycle < args.cycles:
-        before = newest_iter(work)
-        if before >= total_iters:
-            break
-        cycle += 1
-        kind = rng.choices(['sigkill_random', 'sigkill_in_save', 'sigterm'], weights=[6, 2, 2])[0]
-        opts = list(tiny_options(work, args.epochs, extra))
-        markers = root / f'markers_{cycle}'
-        if kind == 'sigkill_in_save':
-            opts.append(fault_hook_option(marker_dir=str(markers), pause_save='iter_'))
-        proc, _ = start_and_wait(train_cmd(opts, resume=True), work, root, env, log)
-        if kind == 'sigkill_in_save':
-            deadline = time.time() + 4 * train_time + 60
-            while not (markers / 'paused_save').exists() and proc.poll() is None and time.time() < deadline:
-                time.sleep(0.02)
-        else:
-            remaining = max((total_iters - before) / total_iters, 0.25)
-            time.sleep(rng.uniform(0.0, 1.5) * remaining * train_time)
-        proc.send_signal(signal.SIGKILL if kind.startswith('sigkill') else signal.SIGTERM)
-        code = proc.wait()
-        finished = code == 0
-        kinds[kind if not finished else 'finished_before_the_fault'] += 1
+    checked = runs = 0
+    results = []
+    session = 0
+    faults = 0
+    while faults < args.cycles:   # one session = one complete training, killed until it finishes
+        session += 1
+        work = root / f'soak_{session}'
+        cycle = 0
+        while faults < args.cycles:
+            before = newest_iter(work)
+            cycle += 1
+            kind = rng.choices(['sigkill_random', 'sigkill_in_save', 'sigterm'], weights=[6, 2, 2])[0]
+            opts = list(tiny_options(work, args.epochs, extra))
+            markers = root / f'markers_{session}_{cycle}'
+            if kind == 'sigkill_in_save':
+                opts.append(fault_hook_option(marker_dir=str(markers), pause_save='iter_'))
+            proc, _ = start_and_wait(train_cmd(opts, resume=True), work, root, env, log)
+            runs += 1
+            if kind == 'sigkill_in_save':
+                deadline = time.time() + 4 * train_time + 60
+                while not (markers / 'paused_save').exists() and proc.poll() is None and time.time() < deadline:
+                    time.sleep(0.02)
+            else:
+                remaining = max((total_iters - before) / total_iters, 0.1)
+                time.sleep(rng.uniform(0.0, 1.0) * remaining * train_time)
+            proc.send_signal(signal.SIGKILL if kind.startswith('sigkill') else signal.SIGTERM)
+            code = proc.wait()
+            finished = code == 0
+            kinds[kind if not finished else 'finished_before_the_fault'] += 1
+            faults += not finished
+            checked += verify_all(work)
+            after = newest_iter(work)
+            assert after >= before, f'cycle {cycle}: the newest checkpoint went back from iteration {before} to {after}'
+            leftovers = [p.name for p in work.rglob('*.tmp')]
+            print(f'session {session} cycle {cycle:2d}: {kind:15s} exit {code:4d}  newest checkpoint: iteration '
+                  f'{before:3d} -> {after:3d}{"  (finished before the fault)" if finished else ""}'
+                  f'{"  (partial file left under a temp name: " + ", ".join(leftovers) + ")" if leftovers else ""}',
+                  flush=True)
+            if finished:
+                break
+        if newest_iter(work) < total_iters:  # finish (the temp files of killed runs are removed on resume)
+            out = subprocess.run(train_cmd(tiny_options(work, args.epochs, extra), resume=True), cwd=root, env=env,
+                                 capture_output=True, text=True)
+            runs += 1
+            assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
         checked += verify_all(work)
-        after = newest_iter(work)
-        assert after >= before, f'cycle {cycle}: the newest checkpoint went back from iteration {before} to {after}'
-        leftovers = [p.name for p in work.rglob('*.tmp')]
-        print(f'cycle {cycle:3d}: {kind:15s} exit {code:4d}  newest checkpoint: iteration {before:3d} -> {after:3d}'
-              f'{"  (finished before the fault)" if finished else ""}'
-              f'{"  (partial file left under a temp name: " + ", ".join(leftovers) + ")" if leftovers else ""}',
-              flush=True)
-    # finish (the temp files of killed runs are removed on resume)
-    out = subprocess.run(train_cmd(tiny_options(work, args.epochs, extra), resume=True), cwd=root, env=env,
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    checked += verify_all(work)
-    runs = [d for d in work.iterdir() if d.is_dir()]
-    a, b = final_state(ref), final_state(work)
-    same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    leftovers = list(work.rglob('*.tmp'))
-    faults = sum(v for k, v in kinds.items() if k != 'finished_before_the_fault')
-    print(f'\nfaults injected: {faults} ({", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))}); '
-          f'{len(runs)} runs; {checked} checkpoint loads verified (weights_only, finite); '
-          f'temp files left at the end: {len(leftovers)}')
-    print(f'final weights equal to the uninterrupted run (bitwise): {same}; wall time {time.time() - t0:.0f} s')
+        a, b = final_state(ref), final_state(work)
+        same = a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        leftovers = list(work.rglob('*.tmp'))
+        results.append(same and not leftovers)
+        print(f'session {session}: final weights equal to the uninterrupted run (bitwise): {same}; '
+              f'temp files left: {len(leftovers)}', flush=True)
+    print(f'\nfaults injected: {faults} ({", ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))}) over '
+          f'{session} complete trainings and {runs} runs; {checked} checkpoint loads verified (weights_only, finite)')
+    print(f'trainings identical to the uninterrupted run: {sum(results)}/{len(results)}; '
+          f'wall time {time.time() - t0:.0f} s')
     if not args.work:
         shutil.rmtree(root, ignore_errors=True)
-    return 0 if same and not leftovers else 1
+    return 0 if all(results) else 1
 
 
 if __name__ == '__main__':
