@@ -7,7 +7,7 @@ between the last write and the rename), or with SIGTERM (graceful stop). After e
 checkpoint files are loaded with ``torch.load(weights_only=True)`` (nothing truncated under a final
 name), and the newest checkpoint must not be older than the one before the kill (no work lost).
 
-    python benchmarks/soak.py --cycles 20            # ~2-4 min on 2 CPU cores
+    python benchmarks/soak.py --cycles 20            # ~13 min on a shared, loaded 2-core machine
     python benchmarks/soak.py --cycles 5 --epochs 3  # quick
 
 Prints one line per cycle and a summary: faults injected by kind, checkpoints verified,
