@@ -1,6 +1,7 @@
 """A tiny Chrome DevTools Protocol client: start headless Chromium and drive one page over a websocket."""
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -48,12 +49,14 @@ class Browser:
         port = int(port_file.read_text().split()[0])
         targets = json.load(urllib.request.urlopen(f'http://127.0.0.1:{port}/json/list', timeout=10))
         page = next(t for t in targets if t.get('type') == 'page')
-        self.ws = connect(page['webSocketDebuggerUrl'], max_size=64 * 2**20, open_timeout=20)
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(connect(page['webSocketDebuggerUrl'], max_size=64 * 2**20,
+                                                    open_timeout=20))
         return self
 
     def __exit__(self, *exc) -> None:
         if self.ws is not None:
-            self.ws.close()
+            self._stack.close()
         if self.proc is not None:
             self.proc.terminate()
             try:
