@@ -1,7 +1,7 @@
-"""Images/second of fovea's CNNs against timm's same architectures, at equal settings, in one run.
+"""Images/second of fovea's models against timm's same architectures, at equal settings, in one run.
 
-Cases (``CASES``): ResNet-50, MobileNetV3-Large and ConvNeXt-T at 224px with ImageNet heads. For each
-case and precision, it measures
+Cases (``CASES``): ResNet-50, MobileNetV3-Large, ConvNeXt-T, DeiT-S/16 and Swin-T at 224px with
+ImageNet heads. For each case and precision, it measures
 
 * inference: ``model(x)`` under ``torch.inference_mode``;
 * train step: forward + cross-entropy + backward + SGD (momentum) step;
@@ -45,6 +45,18 @@ CASES = {
                    backbone=dict(type='ConvNeXt', arch='tiny', drop_path_rate=0.1),
                    head=dict(type='LinearClsHead', num_classes=1000, in_channels=768)),
         timm=('convnext_tiny', dict(drop_path_rate=0.1))),
+    'DeiT-S': dict(
+        fovea=dict(type='ImageClassifier',
+                   backbone=dict(type='VisionTransformer', arch='deit-small', img_size=224, patch_size=16,
+                                 drop_path_rate=0.1),
+                   head=dict(type='VisionTransformerClsHead', num_classes=1000, in_channels=384)),
+        timm=('deit_small_patch16_224', dict(drop_path_rate=0.1))),
+    'Swin-T': dict(
+        fovea=dict(type='ImageClassifier',
+                   backbone=dict(type='SwinTransformer', arch='tiny', img_size=224, drop_path_rate=0.2),
+                   neck=dict(type='GlobalAveragePooling'),
+                   head=dict(type='LinearClsHead', num_classes=1000, in_channels=768)),
+        timm=('swin_tiny_patch4_window7_224', dict(drop_path_rate=0.2))),
 }
 
 
