@@ -19,8 +19,14 @@ _LOADER_KEYS = ('batch_size', 'num_workers', 'persistent_workers', 'pin_memory',
 
 
 def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
-    """Seed each worker differently but reproducibly (numpy, random, torch)."""
-    worker_seed = num_workers * rank + worker_id + seed
+    """Seed numpy, ``random`` and torch in a worker: differently per worker, rank and epoch, reproducibly.
+
+    PyTorch seeds each worker's torch generator with ``base_seed + worker_id``, drawing ``base_seed``
+    from the main process's generator whenever an epoch's iterator starts; that generator is seeded by
+    the run's seed and saved in checkpoints. Deriving the other generators from it (and the rank, as
+    ranks share the main seed) makes augmentations change every epoch and repeat on resume.
+    """
+    worker_seed = (torch.initial_seed() + rank * 1_000_003) % 2**63
     np.random.seed(worker_seed % 2**32)
     random.seed(worker_seed)
     torch.manual_seed(worker_seed)
