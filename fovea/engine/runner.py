@@ -306,7 +306,8 @@ class Runner:
             from fovea.engine.distributed import enable_gradient_checkpointing
             n = enable_gradient_checkpointing(self.unwrapped_model, gc.get('modules') if isinstance(gc, dict) else None)
             self.logger.info(f'gradient checkpointing: activations of {n} blocks are recomputed in backward')
-        if self.world_size > 1 and not isinstance(self.model, nn.parallel.DistributedDataParallel):
+        if self.world_size > 1 and not isinstance(self.model, nn.parallel.DistributedDataParallel) and not getattr(
+                self.model, '_fovea_fsdp', False):
             if self.env_cfg.get('sync_bn', False) or (self.cfg.get('model_wrapper_cfg') or {}).get('sync_bn'):
                 from fovea.engine.distributed import convert_sync_batchnorm  # torch's on CUDA, all-reduce BN on CPU
                 self.model = convert_sync_batchnorm(self.model, self.device.type)
@@ -343,6 +344,9 @@ class Runner:
         with key_scope('train_cfg'):
             self.train_loop = build(train_cfg, LOOPS, runner=self, dataloader=self.train_dataloader)
         self.val_loop = self._build_eval_loop('val')
+        if self.env_cfg.get('fsdp') and self.world_size > 1:  # shard before the optimizer sees the parameters
+            from fovea.engine.distributed import apply_fsdp
+            apply_fsdp(self.unwrapped_model, self.env_cfg['fsdp'])
         self.optim_wrapper = build_optim_wrapper(self.unwrapped_model, self._scaled_optim_cfg(), self.precision,
                                                  self.device.type)
         self.param_schedulers = build_param_schedulers(self._sched_cfg, self.optim_wrapper.optimizer,
@@ -452,7 +456,13 @@ class Runner:
                 'torch_version': str(torch.__version__), 'timestamp': self.timestamp,
                 'config': self.cfg.pretty_text() if isinstance(self.cfg, Config) else '',
                 'dataset_meta': _plain(self.dataset_meta or {})}
-        ckpt: dict[str, Any] = {'meta': meta, 'state_dict': _cpu(self.unwrapped_model.state_dict())}
+        fsdp_state = None
+        if getattr(self.unwrapped_model, '_fovea_fsdp', False):  # full weights in the file, optimizer shards beside it
+            from fovea.engine.distributed import fsdp_checkpoint_state
+            fsdp_state = fsdp_checkpoint_state(self.unwrapped_model, self.optim_wrapper if save_optimizer else None,
+                                               path)
+        ckpt: dict[str, Any] = {'meta': meta, 'state_dict': _cpu(
+            fsdp_state[0] if fsdp_state else self.unwrapped_model.state_dict())}
         bad = [k for k, v in ckpt['state_dict'].items()
                if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
         if bad:
@@ -461,7 +471,7 @@ class Runner:
                 f'{", ".join(bad[:3])}) at iteration {self.iter} (epoch {self.epoch + 1}); the previous checkpoints '
                 f'are kept. Training diverged: lower the learning rate, enable gradient clipping or use fp32.')
         if save_optimizer and self.optim_wrapper is not None:
-            ckpt['optimizer'] = self.optim_wrapper.state_dict()
+            ckpt['optimizer'] = fsdp_state[1] if fsdp_state else self.optim_wrapper.state_dict()
             ckpt['param_schedulers'] = [s.state_dict() for s in self.param_schedulers]
         ckpt['rng'] = get_rng_state()
         self.call_hook('before_save_checkpoint', checkpoint=ckpt)
@@ -518,9 +528,15 @@ class Runner:
             if key not in ckpt:
                 raise CheckpointError(f'{path} is not a fovea training checkpoint (no {key!r}); use load_from '
                                       f'to start from its weights instead of resume.')
-        load_weights(self.unwrapped_model, ckpt['state_dict'], strict=True, log=False)
+        fsdp = getattr(self.unwrapped_model, '_fovea_fsdp', False)
+        if fsdp:
+            from fovea.engine.distributed import fsdp_restore
+            fsdp_restore(self.unwrapped_model, self.optim_wrapper, ckpt, path)
+        else:
+            load_weights(self.unwrapped_model, ckpt['state_dict'], strict=True, log=False)
         if 'optimizer' in ckpt and self.optim_wrapper is not None:
-            self.optim_wrapper.load_state_dict(ckpt['optimizer'])
+            if not fsdp:
+                self.optim_wrapper.load_state_dict(ckpt['optimizer'])
             for s, state in zip(self.param_schedulers, ckpt.get('param_schedulers', [])):
                 s.load_state_dict(state)
         meta = ckpt['meta']
