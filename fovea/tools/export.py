@@ -132,6 +132,9 @@ def export_model(model: nn.Module, out: str | os.PathLike, fmt: str = 'onnx',
     checks = [x]
     if dynamic_batch:
         checks.append(_example_input([shape[0] + 3] + shape[1:], with_preprocess, seed=1))
+    # reference outputs first: exporting traces the model, and a model that caches tensors during
+    # forward (e.g. attention masks) must not hand traced values to the reference run
+    refs = [wrapper(t).float().numpy() for t in checks]
     if fmt == 'onnx':
         require('onnx', 'tools', 'ONNX export')
         require('onnxscript', 'tools', 'ONNX export')
@@ -156,8 +159,7 @@ def export_model(model: nn.Module, out: str | os.PathLike, fmt: str = 'onnx',
         opset_used = None
         run = lambda t: loaded(t).numpy()  # noqa: E731
     max_diff, ok = 0.0, True
-    for t in checks:
-        ref = wrapper(t).float().numpy()
+    for t, ref in zip(checks, refs):
         got = np.asarray(run(t), dtype=np.float32)
         if got.shape != ref.shape:
             raise ExportMismatchError(f'exported {fmt} output has shape {got.shape}, PyTorch gives {ref.shape}')
@@ -165,7 +167,8 @@ def export_model(model: nn.Module, out: str | os.PathLike, fmt: str = 'onnx',
         max_diff = max(max_diff, float(diff.max()))
         ok &= bool((diff <= atol + rtol * np.abs(ref)).all())
     report = dict(path=str(out), format=fmt, input_shape=shape, input_dtype=str(x.dtype).replace('torch.', ''),
-                  output_shape=list(ref.shape), max_abs_diff=max_diff, atol=atol, rtol=rtol, opset=opset_used,
+                  output_shape=list(ref.shape), max_abs_diff=max_diff,
+                  max_abs_output=float(max(np.abs(r).max() for r in refs)), atol=atol, rtol=rtol, opset=opset_used,
                   dynamic_batch=dynamic_batch, with_preprocess=with_preprocess, size_bytes=out.stat().st_size,
                   checked_batches=[int(t.shape[0]) for t in checks])
     if not ok:

@@ -82,7 +82,14 @@ def quantize_model(model: nn.Module, mode: str = 'static', calib_inputs: Sequenc
         # global pooling of a quantized channels_last map to rank 2 fails in PyTorch's int8 kernels;
         # the neck (pooling) runs in float, which costs nothing measurable
         qmap.set_module_name('model.neck', None)
-        prepared = prepare_fx(float_model, qmap, example)
+        try:
+            prepared = prepare_fx(float_model, qmap, example)
+        except Exception as exc:  # torch.fx.proxy.TraceError and friends: data-dependent Python control flow
+            from fovea.utils.errors import ConfigError
+            raise ConfigError(f'static quantization traces the model with torch.fx, and '
+                              f'{type(model).__name__} with backbone {type(getattr(model, "backbone", model)).__name__} '
+                              f'cannot be traced ({type(exc).__name__}: {str(exc).splitlines()[0][:120]}). '
+                              f'Use --mode dynamic, or export to ONNX and quantize there.') from exc
         for x in calib_inputs:
             prepared(x)
         return convert_fx(prepared)

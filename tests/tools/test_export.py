@@ -61,3 +61,22 @@ def test_torchscript_and_tolerance_failure(lenet_run, tmp_path, capsys):
         assert 'max |diff| = 0 ' in printed
     else:
         assert code == 1 and 'FAILED' in printed and 'differs from PyTorch' in printed
+
+
+def test_multilabel_head_onnx(tmp_path):
+    pytest.importorskip('onnxruntime')
+    from fovea.apis.inference import build_inference_model
+    from fovea.config import Config
+    from fovea.tools.export import export_model, run_onnx
+    cfg = Config(dict(model=dict(
+        type='ImageClassifier', backbone=dict(type='LeNet5'), neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='MultiLabelLinearClsHead', num_classes=6, in_channels=120),
+        data_preprocessor=dict(mean=[77.9], std=[95.9]))))
+    model = build_inference_model(cfg, device='cpu')
+    torch.nn.init.normal_(model.head.fc.weight, std=0.5)
+    rep = export_model(model, tmp_path / 'ml.onnx', 'onnx', (1, 1, 32, 32), with_preprocess=True)
+    assert rep['output_shape'] == [1, 6] and rep['max_abs_diff'] < 1e-4 and rep['max_abs_output'] > 0.05
+    x = torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        ref = model((x.float() - 77.9) / 95.9, mode='tensor')
+    np.testing.assert_allclose(run_onnx(tmp_path / 'ml.onnx', x[:1].numpy()), ref[:1].numpy(), atol=1e-4)

@@ -51,3 +51,20 @@ def test_dynamic_quantization_and_errors(lenet_run):
         quantize_model(model, 'static', [])
     with pytest.raises(ValueError, match="'dynamic' or 'static'"):
         quantize_model(model, 'int4')
+
+
+def test_static_quantization_explains_untraceable_models():
+    from fovea.tools.quantize import quantize_model
+    from fovea.utils.errors import ConfigError
+
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+        def forward(self, x, mode='tensor'):
+            y = self.conv(x)
+            return y.flatten(1) if y.sum() > 0 else -y.flatten(1)  # data-dependent: fx cannot trace it
+
+    with pytest.raises(ConfigError, match='--mode dynamic'):
+        quantize_model(Branchy(), 'static', [torch.randn(2, 3, 8, 8)])
