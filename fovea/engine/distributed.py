@@ -26,7 +26,8 @@ from torch import nn
 from fovea.utils.errors import ConfigError
 
 __all__ = ['NaiveSyncBatchNorm', 'convert_sync_batchnorm', 'apply_fsdp', 'save_sharded', 'load_sharded',
-           'consolidated_state_dict', 'enable_gradient_checkpointing', 'block_modules']
+           'consolidated_state_dict', 'enable_gradient_checkpointing', 'block_modules', 'is_fsdp',
+           'fsdp_checkpoint_state', 'fsdp_restore']
 
 logger = logging.getLogger('fovea')
 
@@ -161,10 +162,15 @@ def apply_fsdp(model: nn.Module, cfg: dict | bool | None = None) -> nn.Module:
     if cfg.get('param_dtype') or cfg.get('reduce_dtype'):
         kwargs['mp_policy'] = MixedPrecisionPolicy(param_dtype=dtypes[cfg.get('param_dtype')],
                                                    reduce_dtype=dtypes[cfg.get('reduce_dtype')])
+    with torch.no_grad():
+        for p in model.parameters():  # FSDP shards contiguous tensors only (channels_last weights are not)
+            if not p.is_contiguous():
+                p.data = p.data.contiguous()
     blocks = block_modules(model, cfg.get('modules'))
     for block in blocks:
         fully_shard(block, **kwargs)
     fully_shard(model, **kwargs)
+    model._fovea_fsdp = True
     logger.info(f'FSDP: sharded {len(blocks)} blocks and the root over {dist.get_world_size()} processes')
     return model
 
@@ -210,3 +216,34 @@ def consolidated_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     every rank must call it. Save it with ``torch.save`` for inference or fine-tuning without FSDP."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
+# ---------------------------------------------------------------------------- Runner integration
+def is_fsdp(model: nn.Module) -> bool:
+    """Whether :func:`apply_fsdp` sharded ``model``."""
+    return bool(getattr(model, '_fovea_fsdp', False))
+
+
+def fsdp_checkpoint_state(model: nn.Module, optim_wrapper, path: str | Path) -> tuple[dict, dict | None]:
+    """For ``Runner.save_checkpoint`` (collective): the consolidated model state dict (rank 0; empty
+    elsewhere) for the checkpoint file, and the optimizer wrapper state whose optimizer part is
+    written as shards to ``<path stem>.shards/`` beside the file."""
+    full = consolidated_state_dict(model)
+    if optim_wrapper is None:
+        return full, None
+    shard_dir = Path(path).with_name(Path(path).stem + '.shards')
+    save_sharded(shard_dir, model, optim_wrapper.optimizer)
+    state = optim_wrapper.state_dict()
+    state['optimizer'] = {'sharded_dir': shard_dir.name}
+    return full, state
+
+
+def fsdp_restore(model: nn.Module, optim_wrapper, checkpoint: dict, path: str | Path) -> None:
+    """For ``Runner.resume``: load the full weights into the sharded model and, when the checkpoint
+    has them, the optimizer shards written by :func:`fsdp_checkpoint_state`."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+    set_model_state_dict(model, checkpoint['state_dict'], options=StateDictOptions(full_state_dict=True))
+    opt_state = checkpoint.get('optimizer')
+    if optim_wrapper is not None and opt_state and 'sharded_dir' in opt_state.get('optimizer', {}):
+        load_sharded(Path(path).parent / opt_state['optimizer']['sharded_dir'], model, optim_wrapper.optimizer)
+        optim_wrapper._inner_count = opt_state.get('inner_count', 0)

@@ -82,7 +82,8 @@ def _digits(tmp_path, name, *opts, hooks=()):
                                             'train_cfg.val_interval=1', 'param_scheduler.1.end=2',
                                             'default_hooks.checkpoint.save_best=None', 'env_cfg.precision=fp32',
                                             'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=4',
-                                            'train_dataloader.dataset.indices=256', 'val_dataloader.dataset.indices=128',
+                                            'train_dataloader.dataset.indices=256',
+                                            'val_dataloader.dataset.indices=128',
                                             'test_dataloader.dataset.indices=128',
                                             'param_scheduler.0.end=8', *opts])
     cfg['custom_hooks'] = list(hooks)

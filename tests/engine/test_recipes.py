@@ -87,7 +87,8 @@ def test_vis_scheduler_cli_writes_png(tmp_path, capsys):
     from fovea.cli.main import main
     out = tmp_path / 'lr.png'
     with pytest.raises(SystemExit) as exc:
-        main(['vis-scheduler', str(SCHEDULES / 'imagenet_bs256_200e_coslr_warmup.py'), '--dataset-size', '2560', '--batch-size', '256',
+        main(['vis-scheduler', str(SCHEDULES / 'imagenet_bs256_200e_coslr_warmup.py'), '--dataset-size', '2560',
+              '--batch-size', '256',
               '--save-path', str(out)])
     assert exc.value.code == 0
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and out.stat().st_size > 10_000
