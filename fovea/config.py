@@ -412,6 +412,16 @@ class Config(ConfigDict):
         from fovea.utils.io import atomic_write_text
         atomic_write_text(path, self.pretty_text())
 
+    def model_cfg(self) -> dict:
+        """The ``model`` dict as MMEngine's Runner sees it: a top-level ``data_preprocessor``
+        (where MMPretrain's dataset bases put mean/std/to_rgb) is the model's unless the model sets one."""
+        if 'model' not in self:
+            raise ConfigError(f'Config {getattr(self, "filename", "")} has no `model`; every config needs one.')
+        model = copy.deepcopy(self.to_dict()['model'])
+        if isinstance(model, dict) and self.get('data_preprocessor') is not None:
+            model.setdefault('data_preprocessor', copy.deepcopy(_unwrap(self['data_preprocessor'])))
+        return model
+
     def check_keys(self) -> None:
         """Fail on top-level keys that look like misspellings of known keys."""
         import difflib

@@ -52,7 +52,7 @@ def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False,
     else:
         entry = find_entry(str(model))  # raises with suggestions
         cfg = Config.fromfile(entry['config'])
-    model_cfg = merge(cfg.to_dict()['model'], overrides) if overrides else cfg.to_dict()['model']
+    model_cfg = merge(cfg.model_cfg(), overrides) if overrides else cfg.model_cfg()
     if pretrained:
         # the checkpoint replaces initialisation: do not also fetch backbone weights named in init_cfg
         _drop_pretrained_init(model_cfg)

@@ -151,10 +151,8 @@ class Runner:
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'Runner':
         cfg.check_keys()
-        if 'model' not in cfg:
-            raise ConfigError(f'Config {getattr(cfg, "filename", "")} has no `model`; every config needs one.')
         c = copy.deepcopy(cfg)
-        return cls(model=c['model'], work_dir=c.get('work_dir'), train_dataloader=c.get('train_dataloader'),
+        return cls(model=cfg.model_cfg(), work_dir=c.get('work_dir'), train_dataloader=c.get('train_dataloader'),
                    val_dataloader=c.get('val_dataloader'), test_dataloader=c.get('test_dataloader'),
                    train_cfg=c.get('train_cfg'), val_cfg=c.get('val_cfg'), test_cfg=c.get('test_cfg'),
                    auto_scale_lr=c.get('auto_scale_lr'), optim_wrapper=c.get('optim_wrapper'),

@@ -32,7 +32,7 @@ def build_for_counting(model: str, cfg_options: Sequence[str] = ()) -> tuple[tor
     if 'model' not in cfg:
         raise ConfigError(f'{path} has no `model` section to count.')
     with torch.device('meta'), key_scope('model'):
-        net = MODELS.build(cfg.to_dict()['model'])
+        net = MODELS.build(cfg.model_cfg())
     return net, size
 
 

@@ -75,7 +75,7 @@ def reparameterize_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathL
         raise CheckpointError(f'checkpoint {str(checkpoint)!r} does not exist')
     raw = torch.load(checkpoint, map_location='cpu', weights_only=False)
     cfg = _config_of(raw, str(checkpoint), config)
-    model_cfg = cfg.to_dict()['model']
+    model_cfg = cfg.model_cfg()
     model = build_model_from_cfg(model_cfg)
     load_weights(model, read_weights(checkpoint))
     model.eval()

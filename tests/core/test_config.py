@@ -147,3 +147,19 @@ def test_top_level_typo_is_caught(tmp_path):
 def test_apply_options_bad_index():
     with pytest.raises(ConfigError, match='index'):
         apply_options({'a': [1, 2]}, {'a.5': 3})
+
+
+def test_top_level_data_preprocessor_goes_to_the_model(tmp_path):
+    """MMPretrain dataset bases put mean/std at the top level; MMEngine hands them to the model."""
+    base = write(tmp_path / 'ds.py', "data_preprocessor = dict(mean=[1., 2., 3.], std=[4., 5., 6.], to_rgb=True)\n")
+    child = write(tmp_path / 'c.py', "_base_ = 'ds.py'\nmodel = dict(type='ImageClassifier')\n")
+    assert Config.fromfile(child).model_cfg()['data_preprocessor']['mean'] == [1., 2., 3.]
+    own = write(tmp_path / 'own.py', "_base_ = 'ds.py'\nmodel = dict(type='X', data_preprocessor=dict(mean=[0.], std=[1.]))\n")
+    assert Config.fromfile(own).model_cfg()['data_preprocessor'] == {'mean': [0.], 'std': [1.]}
+    assert base.exists()
+
+
+def test_recipe_model_gets_imagenet_normalisation():
+    from fovea.apis import get_model
+    model = get_model('resnet50_8xb32_in1k')
+    assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx([123.675, 116.28, 103.53])
