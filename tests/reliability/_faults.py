@@ -116,7 +116,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join([str(HERE), str(REPO), env.get('PYTHONPATH', '')])
     env['PYTHONDONTWRITEBYTECODE'] = '1'
-    env['OMP_NUM_THREADS'] = str(min(2, os.cpu_count() or 1))  # as tests/conftest.py
+    env['OMP_NUM_THREADS'] = str(torch.get_num_threads())  # the same thread count as this process (bitwise equality)
     env.update(extra)
     return env
 
