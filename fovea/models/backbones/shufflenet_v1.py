@@ -72,8 +72,44 @@ class ShuffleUnit(nn.Module):
         return self._inner_forward(x)
 
 
+class ShuffleNetBase(BaseModule):
+    """What ShuffleNetV1 and V2 share: stem + stages in ``self.layers``, ``out_indices``, freezing,
+    ``norm_eval`` and the initialisation of the papers' code."""
+    prefers_channels_last = True
+
+    def init_weights(self) -> None:
+        """MMPretrain's initialisation: N(0, 0.01) stem, N(0, 1/fan_in_per_group) convs, BN (1, 1e-4)."""
+        super().init_weights()
+        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
+            return
+        _shufflenet_init(self)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = self.maxpool(self.conv1(x))
+        outs = []
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages >= 0:
+            for p in self.conv1.parameters():
+                p.requires_grad = False
+        for i in range(self.frozen_stages):
+            freeze_module(self.layers[i])
+
+    def train(self, mode: bool = True) -> 'ShuffleNetBase':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            set_bn_eval(self)
+        return self
+
+
 @MODELS.register_module()
-class ShuffleNetV1(BaseModule):
+class ShuffleNetV1(ShuffleNetBase):
     """ShuffleNetV1 backbone with MMPretrain's arguments: a 3x3 stride-2 stem and max-pool, then
     three stages of 4, 8 and 4 shuffle units (``layers.0`` .. ``layers.2``).
 
@@ -84,7 +120,6 @@ class ShuffleNetV1(BaseModule):
         frozen_stages: freeze the stem and the first ``frozen_stages`` stages (-1: none).
         conv_cfg / norm_cfg / act_cfg, norm_eval, with_cp: as usual.
     """
-    prefers_channels_last = True
 
     #: groups -> output channels of the three stages at width 1x
     arch_settings = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960), 4: (272, 544, 1088),
@@ -122,37 +157,6 @@ class ShuffleNetV1(BaseModule):
                 in_channels = channels[i]
             self.layers.append(nn.Sequential(*units))
         self._freeze_stages()
-
-    def init_weights(self) -> None:
-        """MMPretrain's initialisation: N(0, 0.01) stem, N(0, 1/fan_in_per_group) convs, BN (1, 1e-4)."""
-        super().init_weights()
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            return
-        _shufflenet_init(self)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = self.maxpool(self.conv1(x))
-        outs = []
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
-
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages >= 0:
-            for p in self.conv1.parameters():
-                p.requires_grad = False
-        for i in range(self.frozen_stages):
-            freeze_module(self.layers[i])
-
-    def train(self, mode: bool = True) -> 'ShuffleNetV1':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self
-
 
 def _shufflenet_init(model: nn.Module) -> None:
     """The initialisation of the ShuffleNet papers' code (shared by V1 and V2)."""

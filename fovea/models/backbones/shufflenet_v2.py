@@ -7,11 +7,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fovea.models.base import BaseModule
-from fovea.models.backbones.shufflenet_v1 import _shufflenet_init
+from fovea.models.backbones.shufflenet_v1 import ShuffleNetBase
 from fovea.models.layers.channel_shuffle import channel_shuffle
 from fovea.models.layers.conv import ConvModule
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
 from fovea.registry import MODELS
 
 __all__ = ['ShuffleNetV2', 'ShuffleV2Block']
@@ -63,7 +61,7 @@ class ShuffleV2Block(nn.Module):
 
 
 @MODELS.register_module()
-class ShuffleNetV2(BaseModule):
+class ShuffleNetV2(ShuffleNetBase):
     """ShuffleNetV2 backbone with MMPretrain's arguments: 3x3 stride-2 stem and max-pool, three stages
     of 4, 8 and 4 units (``layers.0`` .. ``layers.2``) and a 1x1 convolution (``layers.3``).
 
@@ -73,7 +71,6 @@ class ShuffleNetV2(BaseModule):
         frozen_stages: freeze the stem and the first ``frozen_stages`` layers (-1: none).
         conv_cfg / norm_cfg / act_cfg, norm_eval, with_cp: as usual.
     """
-    prefers_channels_last = True
 
     #: widen_factor -> channels of the three stages and of the last convolution
     arch_settings = {0.5: (48, 96, 192, 1024), 1.0: (116, 232, 464, 1024), 1.5: (176, 352, 704, 1024),
@@ -111,33 +108,3 @@ class ShuffleNetV2(BaseModule):
         self.layers.append(ConvModule(in_channels, channels[-1], 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                       act_cfg=act_cfg))
         self._freeze_stages()
-
-    def init_weights(self) -> None:
-        """MMPretrain's initialisation: N(0, 0.01) stem, N(0, 1/fan_in_per_group) convs, BN (1, 1e-4)."""
-        super().init_weights()
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            return
-        _shufflenet_init(self)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = self.maxpool(self.conv1(x))
-        outs = []
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)
-
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages >= 0:
-            for p in self.conv1.parameters():
-                p.requires_grad = False
-        for i in range(self.frozen_stages):
-            freeze_module(self.layers[i])
-
-    def train(self, mode: bool = True) -> 'ShuffleNetV2':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self
