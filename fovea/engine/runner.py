@@ -331,6 +331,23 @@ class Runner:
     def train(self) -> nn.Module:
         if self._train_loader_cfg is None or self._train_cfg is None or self._optim_cfg is None:
             raise ConfigError('Training needs train_dataloader, train_cfg and optim_wrapper in the config.')
+        # a SIGTERM/SIGINT during set-up is honoured too: the loop then runs no iteration and a checkpoint is saved
+        with self._stop_on_signals():
+            self._setup_training()
+            self.call_hook('before_run')
+            from fovea.engine.worker_guard import worker_deaths_explained
+            with fail_together(), worker_deaths_explained(self.train_dataloader,
+                                                          getattr(self.val_loop, 'dataloader', None)):
+                self.train_loop.run()
+        if self.stop_requested:
+            path = self.save_checkpoint(self.run_dir / f'interrupted_iter_{self.iter}.pth')
+            self.call_hook('after_run')
+            raise TrainingInterrupted(f'Training stopped by a signal at epoch {self.epoch + 1}, iteration '
+                                      f'{self.iter}; saved {path}. Continue with `--resume auto` (or resume={str(path)!r}).')
+        self.call_hook('after_run')
+        return self.unwrapped_model
+
+    def _setup_training(self) -> None:
         self._prepare_run_dir()
         self.train_dataloader = self._build_loader(self._train_loader_cfg, 'train_dataloader')
         self.epoch_length = len(self.train_dataloader)
@@ -353,18 +370,6 @@ class Runner:
         self._load_or_resume()
         self._wrap_for_training()
         self._describe_setup()
-        self.call_hook('before_run')
-        from fovea.engine.worker_guard import worker_deaths_explained
-        with self._stop_on_signals(), fail_together(), \
-                worker_deaths_explained(self.train_dataloader, getattr(self.val_loop, 'dataloader', None)):
-            self.train_loop.run()
-        if self.stop_requested:
-            path = self.save_checkpoint(self.run_dir / f'interrupted_iter_{self.iter}.pth')
-            self.call_hook('after_run')
-            raise TrainingInterrupted(f'Training stopped by a signal at epoch {self.epoch + 1}, iteration '
-                                      f'{self.iter}; saved {path}. Continue with `--resume auto` (or resume={str(path)!r}).')
-        self.call_hook('after_run')
-        return self.unwrapped_model
 
     def val(self) -> dict:
         self.val_loop = self.val_loop or self._build_eval_loop('val')

@@ -169,3 +169,29 @@ def test_sigmoid_cross_entropy_matches_mmpretrain_scale():
     per_sample = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction='none').sum(1)
     torch.testing.assert_close(CrossEntropyLoss(use_sigmoid=True)(x, y, weight=weight, avg_factor=4),
                                (per_sample * weight).sum() / 4)
+
+
+def test_sigterm_during_setup_saves_and_resumes(tmp_path):
+    import signal
+
+    from fovea.engine.runner import TrainingInterrupted
+
+    class TermAtStart:  # the signal arrives before the first iteration
+        priority = 'NORMAL'
+
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+        def before_run(self, runner):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    opts = ['train_cfg.max_epochs=2', 'env_cfg.precision=fp32', 'param_scheduler.1.end=2']
+    r1 = make_runner(tmp_path, *opts, name='job')
+    r1.register_hook(TermAtStart())
+    with pytest.raises(TrainingInterrupted, match='iteration 0'):
+        r1.train()
+    assert (Path(r1.run_dir) / 'interrupted_iter_0.pth').is_file()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    r2 = make_runner(tmp_path, *opts, 'resume=True', name='job')
+    r2.train()
+    assert r2.iter == 90
