@@ -99,6 +99,37 @@ def timm_step(name: str, kind: str, batch: int, size: int, device: str, matched:
     return step, f'{precision}, channels_last={cl}, {type(opt).__name__}'
 
 
+def mmpretrain_times(cfg_name: str, batch: int, size: int, warmup: int, iters: int, threads: int) -> list[float]:
+    """Runs inside a Python that has MMPretrain: its default training step (fp32 mmengine OptimWrapper,
+    ``model.train_step``) on the same synthetic batch; returns per-iteration seconds."""
+    import mmpretrain  # noqa: F401
+    from mmengine.optim import build_optim_wrapper
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    from mmpretrain.utils import register_all_modules
+    register_all_modules()
+    torch.set_num_threads(threads)
+    from mmpretrain.apis.model import ModelHub
+    cfg = ModelHub.get(cfg_name).config  # the config MMPretrain ships under this name
+    mcfg = cfg.model
+    mcfg.pop('train_cfg', None)  # no Mixup/CutMix, as in the other rows
+    if 'data_preprocessor' in cfg and 'data_preprocessor' not in mcfg:
+        mcfg['data_preprocessor'] = cfg.data_preprocessor
+    model = MODELS.build(mcfg)
+    model.init_weights()
+    model.train()
+    ow = build_optim_wrapper(model, cfg.optim_wrapper)
+    data = {'inputs': torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8),
+            'data_samples': [DataSample().set_gt_label(i % 1000) for i in range(batch)]}
+    out = []
+    for i in range(warmup + iters):
+        t = time.perf_counter()
+        model.train_step(data, ow)
+        if i >= warmup:
+            out.append(time.perf_counter() - t)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--batch', type=int, default=32)
@@ -109,7 +140,15 @@ def main() -> None:
     ap.add_argument('--models', default='resnet50,deit_s')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: torch default)')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    ap.add_argument('--mmpretrain-python', help='a Python with MMPretrain installed (separate venv): adds its '
+                                                'default fp32 training step as a row, timed in a subprocess')
+    ap.add_argument('--mmpretrain-worker', help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.mmpretrain_worker:  # we are the subprocess: time MMPretrain and print JSON
+        import json
+        print(json.dumps(mmpretrain_times(args.mmpretrain_worker, args.batch, args.img_size, args.warmup,
+                                          args.rounds * args.iters, args.threads or torch.get_num_threads())))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     specs = {
@@ -140,6 +179,21 @@ def main() -> None:
                     if args.device == 'cuda':
                         torch.cuda.synchronize()
                     times[k].append(time.perf_counter() - t)
+        if args.mmpretrain_python:
+            import json
+            import subprocess
+            import sys
+            proc = subprocess.run([args.mmpretrain_python, __file__, '--mmpretrain-worker', cfg_name,
+                                   '--batch', str(args.batch), '--img-size', str(args.img_size),
+                                   '--rounds', str(args.rounds), '--iters', str(args.iters),
+                                   '--warmup', str(args.warmup), '--threads', str(torch.get_num_threads())],
+                                  capture_output=True, text=True, env={'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1',
+                                                                       'PATH': '/usr/bin:/bin'})
+            if proc.returncode:
+                print(f'mmpretrain row skipped: {proc.stderr.strip().splitlines()[-1:]}', file=sys.stderr)
+            else:
+                times['mmpretrain default'] = json.loads(proc.stdout.strip().splitlines()[-1])
+                runs['mmpretrain default'] = (None, 'fp32, NCHW, mmengine OptimWrapper (subprocess, not interleaved)')
         fovea_ips = args.batch / statistics.median(times['fovea default'])
         print(f'\n{key} ({cfg_name} vs timm {timm_name})')
         print(f'| setting | settings | s/iter (median) | images/s | fovea / this |')
