@@ -24,7 +24,7 @@ from fovea.models.base import BaseModule
 from fovea.models.layers.patch_embed import resize_relative_position_bias_table, to_2tuple
 from fovea.models.layers.transformer import build_dropout
 
-__all__ = ['window_partition', 'window_reverse', 'shifted_window_mask', 'relative_position_index',
+__all__ = ['masked_attention', 'window_partition', 'window_reverse', 'shifted_window_mask', 'relative_position_index',
            'WindowMSA', 'ShiftWindowMSA']
 
 logger = logging.getLogger('fovea')
@@ -85,6 +85,23 @@ def relative_position_index(window_size: tuple[int, int], table_size: tuple[int,
 def _shrunk_index(window_size: tuple[int, int], table_size: tuple[int, int], device: torch.device) -> torch.Tensor:
     return relative_position_index(window_size, table_size).to(device)
 
+
+
+def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor,
+                     dropout_p: float, scale: float) -> torch.Tensor:
+    """softmax(q k^T * scale + attn_mask) v, with an additive float mask.
+
+    ``scaled_dot_product_attention`` everywhere except on CPU when gradients are needed: there SDPA
+    with a float mask takes an unfused path whose backward is slower than the explicit form
+    (Swin-T train step, 2 CPU cores: explicit 1.08x faster in fp32, 1.46x in bf16; SDPA stays
+    1.2-1.3x faster for inference, so it keeps that case).
+    """
+    if q.device.type == 'cpu' and torch.is_grad_enabled() and q.requires_grad:
+        attn = torch.softmax((q * scale) @ k.transpose(-2, -1) + attn_mask, dim=-1)
+        if dropout_p:
+            attn = F.dropout(attn, dropout_p)
+        return attn @ v
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale)
 
 class WindowMSA(BaseModule):
     """Multi-head self-attention within windows, with a relative position bias table.
@@ -159,8 +176,7 @@ class WindowMSA(BaseModule):
         q, k, v = self.qkv(x).reshape(B_, N, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
         bias = self.relative_position_bias(window_size).to(q.dtype)  # heads, N, N
         if mask is None:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.unsqueeze(0),
-                                                 dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
+            out = masked_attention(q, k, v, bias.unsqueeze(0), self.attn_drop if self.training else 0., self.scale)
         else:
             # fold the windows into the head axis: the mask then broadcasts over the batch only,
             # which the fused kernels accept without materialising a (B*nW, heads, N, N) tensor
@@ -168,8 +184,8 @@ class WindowMSA(BaseModule):
             B = B_ // nW
             fold = lambda t: t.reshape(B, nW * self.num_heads, N, self.head_dims)  # noqa: E731
             attn_mask = (bias.unsqueeze(0) + mask.to(q.dtype).unsqueeze(1)).reshape(1, nW * self.num_heads, N, N)
-            out = F.scaled_dot_product_attention(fold(q), fold(k), fold(v), attn_mask=attn_mask,
-                                                 dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
+            out = masked_attention(fold(q), fold(k), fold(v), attn_mask, self.attn_drop if self.training else 0.,
+                                   self.scale)
             out = out.reshape(B_, self.num_heads, N, self.head_dims)
         out = out.transpose(1, 2).reshape(B_, N, C)
         return self.proj_drop(self.proj(out))
