@@ -237,7 +237,7 @@ def load_file(filename: str | os.PathLike, _stack: tuple[Path, ...] = (), untrus
         via = f' (a _base_ of {_stack[-1]})' if _stack else ''
         raise ConfigError(f'{path}{via} is a Python config, which would run as code; untrusted configs must be JSON '
                           f'or YAML and may inherit only from JSON/YAML files or fovea\'s shipped configs. If you '
-                          f'trust {path.name}, load it without untrusted=True.')
+                          f'trust {path.name}, pass --trust (or load it with untrusted=False).')
     if path in _stack:
         chain = ' -> '.join(str(p) for p in _stack + (path,))
         raise ConfigError(f'Circular _base_ inheritance: {chain}')
@@ -367,12 +367,25 @@ def check_untrusted(data: Any, filename: str | os.PathLike, where: str = '') -> 
                 raise ConfigError(
                     f'{filename}: {where + "." if where else ""}type={t!r} is a Python import path; untrusted configs '
                     f'may only name registered types, because building an import path imports and calls arbitrary '
-                    f'code. If you trust this file, write the value in a Python config instead.')
+                    f'code. If you trust this file, pass --trust (Config.fromfile(..., untrusted=False)) or write '
+                    f'the value in a Python config.')
+        nested = data.get('config')  # a config file named inside a config (a distillation teacher's)
+        if isinstance(nested, str) and nested.endswith('.py') and _outside_shipped(nested):
+            raise ConfigError(f'{filename}: {where + "." if where else ""}config={nested!r} is a Python config, '
+                              f'which would run as code; an untrusted config may name only JSON/YAML or shipped '
+                              f'configs. If you trust both files, pass --trust.')
         for k, v in data.items():
             check_untrusted(v, filename, f'{where}.{k}' if where else str(k))
     elif isinstance(data, (list, tuple)):
         for i, v in enumerate(data):
             check_untrusted(v, filename, f'{where}.{i}')
+
+
+def _outside_shipped(name: str) -> bool:
+    try:
+        return CONFIG_ROOT.resolve() not in resolve_config_path(name).resolve().parents
+    except ConfigError:
+        return True
 
 
 # ---------------------------------------------------------------- Config
@@ -381,11 +394,14 @@ class Config(ConfigDict):
 
     @classmethod
     def fromfile(cls, filename: str | os.PathLike, cfg_options: Mapping[str, Any] | Iterable[str] | None = None,
-                 untrusted: bool = False) -> 'Config':
+                 untrusted: bool | None = None) -> 'Config':
         """Load a config. ``untrusted=True`` (for files from others) runs nothing: the file must be JSON or
         YAML, may inherit only from JSON/YAML files and shipped configs, and may name only registered
-        types (see :func:`check_untrusted`). Python configs always run as code."""
+        types (see :func:`check_untrusted`). ``None`` (the default): JSON/YAML files are untrusted, Python
+        files are code and run; ``False`` trusts a JSON/YAML file too."""
         path = resolve_config_path(filename)
+        if untrusted is None:
+            untrusted = path.suffix.lower() in ('.json', '.yaml', '.yml')
         data = load_file(path, untrusted=untrusted)
         if untrusted:
             check_untrusted(data, path)

@@ -126,6 +126,8 @@ def _resolve_config(model: str | os.PathLike | Config) -> Config:
     try:
         return Config.fromfile(name)
     except (ConfigError, FileNotFoundError, OSError) as exc:
+        if os.path.isfile(name):  # the file exists: its own error (syntax, untrusted content) says what is wrong
+            raise
         from fovea.config import list_configs
         from fovea.utils.errors import did_you_mean
         raise ConfigError(f'{name!r} is neither a model name from the index nor a config file or shipped config.'

@@ -19,12 +19,12 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from fovea.config import Config
+    from fovea.cli._common import load_config
     from fovea.registry import DATASETS
     from fovea.tools.results import load_results, result_galleries, save_json
     from fovea.tools.visualize import make_grid, save_png
 
-    cfg = Config.fromfile(args.config, args.cfg_options)
+    cfg = load_config(args)
     records = load_results(args.results)
     galleries = result_galleries(records, args.topk)
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')

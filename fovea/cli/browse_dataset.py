@@ -21,12 +21,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from fovea.config import Config
+    from fovea.cli._common import load_config
     from fovea.tools.browse import browse_dataset
     from fovea.tools.visualize import make_grid, save_png
     from fovea.utils.errors import ConfigError
 
-    cfg = Config.fromfile(args.config, args.cfg_options)
+    cfg = load_config(args)
     loader = cfg.get(f'{args.phase}_dataloader')
     if not isinstance(loader, dict) or 'dataset' not in loader:
         raise ConfigError(f'{args.config} has no {args.phase}_dataloader.dataset; pick another --phase')

@@ -59,9 +59,9 @@ def _classes(cfg, model):
 
 def _predictions(args):
     """(cfg, model or None, records) from --results or by running the checkpoint on the test set."""
-    from fovea.config import Config
+    from fovea.cli._common import load_config
     from fovea.utils.errors import ConfigError
-    cfg = Config.fromfile(args.config, args.cfg_options)
+    cfg = load_config(args)
     if args.results:
         from fovea.tools.results import load_results
         return cfg, None, load_results(args.results)

@@ -13,6 +13,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from fovea.config import Config
-    print(Config.fromfile(args.config, args.cfg_options).pretty_text(), end='')
+    from fovea.cli._common import load_config
+    print(load_config(args).pretty_text(), end='')
     return 0

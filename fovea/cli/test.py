@@ -25,10 +25,10 @@ def run(args) -> int:
 
     from fovea.cli._common import print_metrics_table
     from fovea.cli.train import apply_common
-    from fovea.config import Config
+    from fovea.cli._common import load_config
     from fovea.engine.runner import Runner
 
-    cfg = Config.fromfile(args.config, args.cfg_options)
+    cfg = load_config(args)
     apply_common(cfg, args)
     cfg['load_from'] = args.checkpoint
     cfg['resume'] = False

@@ -39,10 +39,10 @@ def apply_common(cfg, args) -> None:
 
 
 def run(args) -> int:
-    from fovea.config import Config
+    from fovea.cli._common import load_config
     from fovea.engine.runner import Runner
 
-    cfg = Config.fromfile(args.config, args.cfg_options)
+    cfg = load_config(args)
     apply_common(cfg, args)
     if args.resume:
         cfg['resume'] = True if args.resume == 'auto' else args.resume

@@ -27,11 +27,11 @@ def run(args) -> int:
 
     from fovea.apis.inference import build_inference_model
     from fovea.cli.confusion_matrix import _classes
-    from fovea.config import Config
+    from fovea.cli._common import load_config
     from fovea.tools.results import build_test_loader, plot_embedding, predict_dataset, tsne_embedding
     from fovea.tools.visualize import save_png
 
-    cfg = Config.fromfile(args.config, args.cfg_options)
+    cfg = load_config(args)
     model = build_inference_model(cfg, args.checkpoint, args.device)
     loader = build_test_loader(cfg, 'val' if cfg.get('val_dataloader') else 'test')
     records, feats = predict_dataset(model, loader, with_features=True, feature_stage=args.stage,

@@ -17,10 +17,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from fovea.config import Config
+    from fovea.cli._common import load_config
     from fovea.data.verify import dataset_cfg_for_phase, verify_dataset
 
-    cfg = Config.fromfile(args.config, args.cfg_options)
+    cfg = load_config(args)
     n, bad = verify_dataset(dataset_cfg_for_phase(cfg, args.phase), num_workers=args.num_workers)
     for idx, path, reason in bad:
         print(f'{idx}\t{path}\t{reason}')

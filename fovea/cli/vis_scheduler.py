@@ -20,10 +20,10 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from fovea.config import Config
+    from fovea.cli._common import load_config
     from fovea.tools.scheduler_plot import plot_schedule, schedule_from_config
 
-    cfg = Config.fromfile(args.config, args.cfg_options)
+    cfg = load_config(args)
     values, epoch_length = schedule_from_config(cfg, args.dataset_size, args.ngpus, args.batch_size)
     name = Path(getattr(cfg, 'filename', None) or args.config).stem
     out = plot_schedule(values, epoch_length, args.save_path or f'{name}_schedule.png', args.title or name,

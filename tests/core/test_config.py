@@ -124,7 +124,9 @@ def test_circular_base(tmp_path):
 def test_json_config_with_base(cfg_tree):
     p = cfg_tree / 'c.json'
     p.write_text(json.dumps({'_base_': '_base_/sched.py', 'train_cfg': {'max_epochs': 3}}))
-    cfg = Config.fromfile(p)
+    with pytest.raises(ConfigError, match='would run as code'):  # JSON is untrusted unless the caller trusts it
+        Config.fromfile(p)
+    cfg = Config.fromfile(p, untrusted=False)
     assert cfg.train_cfg.max_epochs == 3 and cfg.optim_wrapper.optimizer.type == 'SGD'
 
 

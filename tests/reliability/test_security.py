@@ -1,5 +1,5 @@
 """Untrusted files cannot run code: malicious pickles in checkpoints are refused without executing
-(also through resume and load_from), JSON/YAML configs loaded with ``untrusted=True`` run nothing, downloads are verified by SHA-256.
+(also through resume and load_from), JSON/YAML configs (untrusted by default, in the CLI too) run nothing, downloads are verified by SHA-256.
 
 Each attack payload, if it ran, would create a marker file; every test checks that it did not.
 """
@@ -124,6 +124,46 @@ def test_data_configs_refuse_import_paths_and_python_bases(tmp_path, fmt):
     p.write_text(dump({'_base_': 'lenet5_digits', 'model': {'backbone': {'type': 'mmpretrain.LeNet5'}}}))
     cfg = Config.fromfile(p, untrusted=True)
     assert cfg.model.backbone.type == 'mmpretrain.LeNet5' and cfg.model.head.num_classes == 10
+
+
+def _run_cli(capsys, *argv):
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return info.value.code, out.out, out.err
+
+
+def test_cli_treats_json_configs_as_untrusted(tmp_path, capsys):
+    """`fovea train evil.json` with a `type` naming os.system must not run the command (it did)."""
+    marker = tmp_path / 'marker'
+    evil = tmp_path / 'evil.json'
+    evil.write_text(json.dumps({'_base_': 'lenet5_digits',
+                                'model': {'_delete_': True, 'type': 'os.system', 'command': f'touch {marker}'}}))
+    image = tmp_path / 'x.png'
+    from PIL import Image
+    Image.new('L', (8, 8)).save(image)
+    for argv in (('train', evil, '--work-dir', tmp_path / 'w'), ('test', evil, tmp_path / 'none.pth'),
+                 ('print-config', evil), ('infer', evil, image), ('export', evil, '--out', tmp_path / 'm.onnx')):
+        code, _, err = _run_cli(capsys, *argv)
+        assert code == 1 and "model.type='os.system' is a Python import path" in err, (argv, err)
+        assert 'Traceback' not in err
+    assert not marker.exists()
+    # a nested config file (a distillation teacher's) must not smuggle in a Python file either
+    (tmp_path / 'teacher.py').write_text(f'open({str(marker)!r}, "w")\nmodel = dict(type="ImageClassifier")\n')
+    evil.write_text(json.dumps({'_base_': 'lenet5_digits', 'model': {
+        'teacher': {'config': str(tmp_path / 'teacher.py')}}}))
+    code, _, err = _run_cli(capsys, 'train', evil, '--work-dir', tmp_path / 'w')
+    assert code == 1 and 'teacher.config=' in err and 'would run as code' in err
+    assert not marker.exists()
+    # --trust lifts the restriction (print-config builds nothing); --untrusted refuses Python configs
+    evil.write_text(json.dumps({'model': {'type': 'my_package.MyNet'}}))
+    code, out, _ = _run_cli(capsys, 'print-config', evil, '--trust')
+    assert code == 0 and 'my_package.MyNet' in out
+    own = tmp_path / 'own.py'
+    own.write_text('model = dict(type="ImageClassifier")\n')
+    code, _, err = _run_cli(capsys, 'print-config', own, '--untrusted')
+    assert code == 1 and 'is a Python config, which would run as code' in err
+    assert _run_cli(capsys, 'print-config', 'lenet5_digits', '--untrusted')[0] == 0  # shipped configs are fine
 
 
 def test_python_configs_do_run_code_as_documented(tmp_path):
