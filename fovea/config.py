@@ -266,6 +266,7 @@ def parse_value(text: str) -> Any:
         return ast.literal_eval(s)
     except (ValueError, SyntaxError):
         pass
+    _check_brackets(s, text)
     low = s.lower()
     if low in ('true', 'false'):
         return low == 'true'
@@ -276,12 +277,26 @@ def parse_value(text: str) -> Any:
         items = inner if isinstance(inner, list) else [inner]
         return items if s[0] == '[' else tuple(items)
     if ',' in s:
-        parts = _split_top(s)
-        if len(parts) == 1 and parts[0] == s:  # a comma inside unbalanced brackets: '[1,2'
-            raise ConfigError(f'--cfg-options value {text!r} has unbalanced brackets; write a list as [1,2] '
-                              f'or quote a string that contains them.')
-        return [parse_value(x) for x in parts]
+        return [parse_value(x) for x in _split_top(s)]
     return s
+
+
+def _check_brackets(s: str, text: str) -> None:
+    """Refuse a value whose brackets do not pair up (``(1,3]``, ``[1,2``), outside quoted strings."""
+    pairs, stack, quote = {')': '(', ']': '[', '}': '{'}, [], None
+    for ch in s:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in '\'"':
+            quote = ch
+        elif ch in '([{':
+            stack.append(ch)
+        elif ch in pairs and (not stack or stack.pop() != pairs[ch]):
+            stack.append(ch)
+            break
+    if stack:
+        raise ConfigError(f'--cfg-options value {text!r} has unbalanced brackets; write a list as [1,2], a tuple '
+                          f'as (1,2), or quote a string that contains brackets.')
 
 
 def _split_top(s: str) -> list[str]:
@@ -311,13 +326,21 @@ def parse_cfg_options(options: Iterable[str]) -> dict[str, Any]:
         k, v = opt.split('=', 1)
         if not k.strip():
             raise ConfigError(f'--cfg-options entry {opt!r} has an empty key.')
-        out[k.strip()] = parse_value(v)
+        try:
+            out[k.strip()] = parse_value(v)
+        except ConfigError as exc:
+            raise ConfigError(f'{k.strip()}: {exc}') from None
     return out
 
 
 def apply_options(cfg: dict, options: Mapping[str, Any]) -> dict:
-    """Set dotted keys in ``cfg`` (in place). Intermediate keys must exist (typos get suggestions);
-    list elements are addressed by index (``train_dataloader.dataset.pipeline.1.scale=160``)."""
+    """Set dotted keys in ``cfg`` (in place); list elements are addressed by index
+    (``train_dataloader.dataset.pipeline.1.scale=160``).
+
+    Missing intermediate dicts are created, as MMEngine does (``randomness.seed=0`` on a config
+    without ``randomness``), except where the missing key is unknown at the top level or looks like
+    a typo of a key beside it (``optim_wrapper.optimzer.lr``): those fail with a suggestion. A new
+    key that no component accepts fails when the component is built, naming its key path."""
     for dotted, value in options.items():
         parts = dotted.split('.')
         cur: Any = cfg
@@ -328,10 +351,10 @@ def apply_options(cfg: dict, options: Mapping[str, Any]) -> dict:
                     raise ConfigError(f'--cfg-options {dotted}: {where} must be an index below {len(cur)}.')
                 cur = cur[int(part)]
             elif isinstance(cur, dict):
-                if part not in cur:
+                if part not in cur and _refuse_new_key(part, cur, top_level=i == 0):
                     raise ConfigError(f'--cfg-options {dotted}: the config has no key {where!r}.'
                                       f'{did_you_mean(part, cur.keys())}')
-                if cur[part] is None:
+                if cur.get(part) is None:
                     cur[part] = {}
                 cur = cur[part]
             else:
@@ -349,6 +372,14 @@ def apply_options(cfg: dict, options: Mapping[str, Any]) -> dict:
         else:
             raise ConfigError(f'--cfg-options {dotted}: {".".join(parts[:-1])} is not a dict.')
     return cfg
+
+
+def _refuse_new_key(part: str, siblings: Mapping, top_level: bool) -> bool:
+    """Whether ``--cfg-options`` should refuse to create the missing intermediate key ``part``."""
+    import difflib
+    if top_level and part not in KNOWN_TOP_LEVEL:
+        return True
+    return bool(difflib.get_close_matches(part, [str(k) for k in siblings], n=1, cutoff=0.75))
 
 
 def check_untrusted(data: Any, filename: str | os.PathLike, where: str = '') -> None:

@@ -50,6 +50,10 @@ def build_dataloader(cfg: dict, seed: int | None = None, key: str = 'train_datal
                               f'Dataloader keys: {", ".join(_LOADER_KEYS)}.')
         if 'dataset' not in cfg:
             raise ConfigError(f'{key} has no dataset; add {key}.dataset=dict(type=..., ...).')
+        bs = cfg.get('batch_size', 1)
+        if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+            raise ConfigError(f'{key}.batch_size={bs!r}: the batch size must be a whole number >= 1 '
+                              f'(images per process and step).')
         dataset = build(cfg.pop('dataset'), DATASETS, key='dataset')
         sampler_cfg = cfg.pop('sampler', None) or dict(type='DefaultSampler', shuffle=False)
         if isinstance(dataset, IterableDataset):

@@ -279,10 +279,17 @@ class CheckpointHook(Hook):
     def __init__(self, interval: int = 1, by_epoch: bool = True, max_keep_ckpts: int = -1, save_last: bool = True,
                  save_best: str | list[str] | None = None, rule: str | None = None, out_dir: str | None = None,
                  save_optimizer: bool = True, save_param_scheduler: bool = True, **kwargs: Any):
-        unknown = set(kwargs) - {'published_keys', 'file_client_args', 'backend_args', 'filename_tmpl',
-                                 'greater_keys', 'less_keys', 'save_begin'}
+        ignored = ('published_keys', 'file_client_args', 'backend_args', 'filename_tmpl', 'greater_keys',
+                   'less_keys', 'save_begin')
+        unknown = sorted(set(kwargs) - set(ignored))
         if unknown:
-            raise ConfigError(f'Unknown CheckpointHook arguments: {sorted(unknown)}')
+            from fovea.registry import current_key_path
+            from fovea.utils.errors import did_you_mean
+            accepted = ['interval', 'by_epoch', 'max_keep_ckpts', 'save_last', 'save_best', 'rule', 'out_dir',
+                        'save_optimizer', 'save_param_scheduler', *ignored]
+            where = current_key_path() or 'CheckpointHook'
+            raise ConfigError(f'Unknown argument {where}.{unknown[0]}={kwargs[unknown[0]]!r} for CheckpointHook.'
+                              f'{did_you_mean(unknown[0], accepted)} Accepted arguments: {", ".join(accepted)}.')
         self.interval, self.by_epoch = interval, by_epoch
         self.max_keep_ckpts, self.save_last = max_keep_ckpts, save_last
         self.save_best = save_best[0] if isinstance(save_best, (list, tuple)) else save_best

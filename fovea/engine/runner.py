@@ -35,7 +35,7 @@ from fovea.engine.optim_wrapper import resolve_precision
 from fovea.engine.schedulers import build_param_schedulers
 from fovea.registry import HOOKS, LOOPS, MODELS, build, key_scope
 from fovea.utils.dist import barrier, broadcast_object, fail_together, get_dist_info, init_dist, is_main_process
-from fovea.utils.errors import CheckpointError, ConfigError, FoveaError
+from fovea.utils.errors import CheckpointError, ConfigError, FoveaError, did_you_mean
 
 __all__ = ['Runner', 'NonFiniteLossError', 'TrainingInterrupted']
 
@@ -46,6 +46,8 @@ DEFAULT_HOOKS = {
     'checkpoint': dict(type='CheckpointHook', interval=1),
     'sampler_seed': dict(type='DistSamplerSeedHook'),
 }
+
+_RANDOMNESS_KEYS = ('seed', 'deterministic', 'diff_rank_seed')
 
 
 class NonFiniteLossError(FoveaError, FloatingPointError):
@@ -110,6 +112,10 @@ class Runner:
         self.load_from, self.resume_from = load_from, resume
         self.env_cfg = dict(env_cfg or {})
         self.randomness = dict(randomness or {})
+        for k in self.randomness:
+            if k not in _RANDOMNESS_KEYS:
+                raise ConfigError(f'Unknown key randomness.{k}.{did_you_mean(k, _RANDOMNESS_KEYS)} '
+                                  f'randomness keys: {", ".join(_RANDOMNESS_KEYS)}.')
 
         # distribution, device, seed
         dist_cfg = self.env_cfg.get('dist_cfg') or {}

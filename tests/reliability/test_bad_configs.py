@@ -30,6 +30,11 @@ CASES = [
     (['default_hooks.logger.interval=0'], r'logger.interval must be >= 1'),
     (['default_hooks.checkpoint.rule=bigger'], r"rule must be 'greater' or 'less'"),
     (['train_cfg.max_epochs=0'], r'max_epochs must be >= 1'),
+    (['train_dataloader.batch_size=0'], r'train_dataloader.batch_size=0: the batch size must be a whole number'),
+    (['val_dataloader.batch_size=-2'], r'val_dataloader.batch_size=-2: the batch size must be'),
+    (['train_cfg.val_interval=(1,3]'], r"train_cfg.val_interval: .*value '\(1,3\]' has unbalanced brackets"),
+    (['default_hooks.checkpoint.intervall=2'],
+     r"default_hooks.checkpoint.intervall=2 for CheckpointHook. Did you mean 'interval'"),
 ]
 
 
