@@ -155,13 +155,28 @@ def _lookup(cfg: Mapping, dotted: str, filename: Path) -> Any:
     return cur
 
 
+def _in_comment(text: str, pos: int) -> bool:
+    """Whether ``pos`` lies in a ``#`` comment (references in comments are left alone, as MMEngine does)."""
+    line = text[text.rfind('\n', 0, pos) + 1:pos]
+    quote = None
+    for ch in line:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in '\'"':
+            quote = ch
+        elif ch == '#':
+            return True
+    return False
+
+
 def _read_file(filename: Path, base: dict) -> dict:
     """Read one config file into a plain dict; ``base`` is its merged bases (for references)."""
     suffix = filename.suffix
     text = filename.read_text(encoding='utf-8')
     if suffix == '.py':
         # text substitution of {{_base_.x}} by the repr of the base value
-        text = _BASE_VAR.sub(lambda m: repr(_unwrap(_lookup(base, m.group(1), filename))), text)
+        text = _BASE_VAR.sub(lambda m: m.group(0) if _in_comment(text, m.start()) else repr(
+            _unwrap(_lookup(base, m.group(1), filename))), text)
         try:
             tree = ast.parse(text, str(filename))
             # the file's own `_base_ = [...]` was read by _peek_bases; drop it so `_base_.x` reads the bases

@@ -165,3 +165,15 @@ def test_recipe_model_gets_imagenet_normalisation():
     from fovea.apis import get_model
     model = get_model('resnet50_8xb32_in1k')
     assert model.data_preprocessor.mean.flatten().tolist() == pytest.approx([123.675, 116.28, 103.53])
+
+
+def test_base_reference_in_a_comment_is_left_alone(cfg_tree):
+    """MMPretrain's imagenet_bs64_clip_224.py comments out a `{{_base_.x}}` its bases do not define."""
+    child = write(cfg_tree / 'commented.py', """
+        _base_ = ['_base_/model.py']
+        x = 1  # was {{_base_.model.nothing_here}}
+        # policies={{_base_.rand_increasing_policies}},
+        y = '#'  # {{_base_.missing}}
+    """)
+    cfg = Config.fromfile(child)
+    assert cfg.x == 1 and cfg.y == '#'

@@ -108,7 +108,7 @@ def test_mnist_gz_and_raw(mnist_root):
                              pipeline=[dict(type='PackInputs')]))
     assert len(tr) == 6 and tr.get_gt_labels().tolist() == [0, 1, 2, 3, 4, 9]
     assert tr[0]['inputs'].shape == (1, 28, 28)
-    te = DATASETS.build(dict(type='FashionMNIST', data_root=str(mnist_root), split='test', download=False))
+    te = DATASETS.build(dict(type='FashionMNIST', data_root=str(mnist_root), test_mode=True, download=False))
     assert len(te) == 2 and te.CLASSES[0] == 'T-shirt/top'
     (mnist_root / 'bad').mkdir(exist_ok=True)
     (mnist_root / 'bad' / 'train-images-idx3-ubyte').write_bytes(b'\x00\x00\x08\x03' + b'\x00' * 20)

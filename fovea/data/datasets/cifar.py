@@ -7,7 +7,7 @@ import numpy as np
 
 from fovea.data.datasets.base import ArrayImageList, BaseDataset
 from fovea.data.datasets.categories import CIFAR10_CATEGORIES, CIFAR100_CATEGORIES
-from fovea.data.datasets.utils import check_md5, download_and_extract_archive, safe_pickle_load
+from fovea.data.datasets.utils import check_md5, download_and_extract_archive, report_split, safe_pickle_load
 from fovea.registry import DATASETS
 from fovea.utils.errors import ConfigError, DataError
 
@@ -22,6 +22,9 @@ class CIFAR10(BaseDataset):
     official python pickles, read with a restricted unpickler). Samples carry the image in
     memory (uint8 3x32x32 RGB), so pipelines start without ``LoadImageFromFile``.
     ``download=True`` fetches and verifies the archive when the files are missing.
+
+    As in MMPretrain 1.x, ``split`` selects the batches (``test_mode`` does not); a warning says so
+    where ``test_mode=True`` is given with the training split.
     """
 
     base_folder = 'cifar-10-batches-py'
@@ -43,6 +46,7 @@ class CIFAR10(BaseDataset):
         if split not in ('train', 'test'):
             raise ConfigError(f"{type(self).__name__} split={split!r}: use 'train' or 'test'.")
         self.split = split
+        self._test_mode_given = test_mode
         self.download = download
         if not data_root and not data_prefix:
             raise ConfigError(f'{type(self).__name__} needs data_root (the folder holding {self.base_folder}/).')
@@ -79,8 +83,10 @@ class CIFAR10(BaseDataset):
         meta_path = os.path.join(root, self.base_folder, self.meta['filename'])
         if 'classes' not in self._metainfo and os.path.isfile(meta_path):
             self._metainfo['classes'] = tuple(safe_pickle_load(meta_path)[self.meta['key']])
-        return ArrayImageList(np.concatenate(images), np.asarray(labels, dtype=np.int64),
-                              source=os.path.join(root, self.base_folder))
+        source = os.path.join(root, self.base_folder)
+        mismatch = "Set split='test' to load the test batches." if self._test_mode_given and self.split == 'train' else ''
+        report_split(self, self.split, f'split={self.split!r}', len(labels), source, mismatch)
+        return ArrayImageList(np.concatenate(images), np.asarray(labels, dtype=np.int64), source=source)
 
     def check_integrity(self) -> bool:
         """True when every batch file matches the official MD5."""

@@ -7,7 +7,7 @@ import numpy as np
 
 from fovea.data.datasets.base import ArrayImageList, BaseDataset
 from fovea.data.datasets.categories import FASHIONMNIST_CATEGORIES, MNIST_CATEGORIES
-from fovea.data.datasets.utils import download_url, open_maybe_gz
+from fovea.data.datasets.utils import download_url, open_maybe_gz, report_split
 from fovea.registry import DATASETS
 from fovea.utils.errors import ConfigError, DataError
 
@@ -40,6 +40,9 @@ class MNIST(BaseDataset):
     Reads ``{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (or the ``.gz`` files) from
     ``data_prefix`` or ``data_root``. Images are 1x28x28 uint8 tensors in memory.
     ``download=True`` fetches the gz files (MD5-checked) when missing.
+
+    As in MMPretrain 1.x, ``test_mode`` selects the files (``test_mode=True``: the t10k test files);
+    ``split`` is checked, and a warning says so where it disagrees with ``test_mode``.
     """
 
     url_prefix = 'https://ossci-datasets.s3.amazonaws.com/mnist/'
@@ -49,23 +52,23 @@ class MNIST(BaseDataset):
                  ('t10k-labels-idx1-ubyte.gz', 'ec29112dd5afa0611ce80d1b7f02629c')]
     METAINFO = {'classes': MNIST_CATEGORIES}
 
-    def __init__(self, data_root: str = '', split: str = 'train', metainfo: dict | None = None,
+    def __init__(self, data_root: str = '', split: str | None = None, metainfo: dict | None = None,
                  download: bool = True, data_prefix: str | dict = '', test_mode: bool = False, **kwargs):
-        if split not in ('train', 'test'):
+        if split not in (None, 'train', 'test'):
             raise ConfigError(f"{type(self).__name__} split={split!r}: use 'train' or 'test'.")
         if not data_root and not data_prefix:
             raise ConfigError(f'{type(self).__name__} needs data_root (the folder holding the IDX files).')
         self.split = split
         self.download = download
         super().__init__(ann_file='', metainfo=metainfo, data_root=data_root, data_prefix=data_prefix,
-                         test_mode=test_mode or split == 'test', **kwargs)
+                         test_mode=test_mode, **kwargs)
 
     def _root(self) -> str:
         return self.img_prefix or self.data_root
 
     def load_data_list(self) -> ArrayImageList:
         root = self._root()
-        files = self.train_list if self.split == 'train' else self.test_list
+        files = self.test_list if self.test_mode else self.train_list
         raw = [os.path.join(root, f[:-3]) for f, _ in files]
         missing = [p for p in raw if not (os.path.isfile(p) or os.path.isfile(p + '.gz'))]
         if missing:
@@ -78,6 +81,10 @@ class MNIST(BaseDataset):
         if images.ndim != 3 or labels.ndim != 1:
             raise DataError(f'{raw[0]} / {raw[1]}: expected (N, H, W) images and (N,) labels, got '
                             f'{images.shape} and {labels.shape}')
+        loaded = 'test' if self.test_mode else 'train'
+        mismatch = f'Set test_mode={not self.test_mode} to load the {self.split} files.' \
+            if self.split not in (None, loaded) else ''
+        report_split(self, loaded, f'test_mode={self.test_mode}', len(labels), raw[0], mismatch)
         return ArrayImageList(images.astype(np.uint8), labels.astype(np.int64), source=raw[0])
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from fovea.utils.errors import DataError
 
-__all__ = ['check_md5', 'download_url', 'download_and_extract_archive', 'safe_pickle_load', 'open_maybe_gz']
+__all__ = ['check_md5', 'download_url', 'download_and_extract_archive', 'safe_pickle_load', 'open_maybe_gz',
+           'report_split']
 
 logger = logging.getLogger('fovea')
 
@@ -95,3 +96,14 @@ def open_maybe_gz(path: str) -> bytes:
         with gzip.open(path + '.gz', 'rb') as f:
             return f.read()
     raise DataError(f'{path} (or {os.path.basename(path)}.gz) does not exist')
+
+
+def report_split(dataset: Any, loaded: str, selected_by: str, n: int, source: str, mismatch: str = '') -> None:
+    """Log in one line which split a dataset with fixed train/test files loaded (``selected_by``: the
+    argument that chose it); ``mismatch``: the fix to suggest where ``split`` and ``test_mode`` disagree."""
+    name = type(dataset).__name__
+    logger.info(f'{name}: loaded the {loaded} split ({n:,} samples, selected by {selected_by}) from {source}')
+    if mismatch:
+        logger.warning(f'{name}: split={getattr(dataset, "split", None)!r} and test_mode={dataset.test_mode} '
+                       f'disagree; the {loaded} files were loaded because {name} selects its files by '
+                       f'{selected_by.split("=")[0]}, as MMPretrain 1.x does. {mismatch}')
