@@ -166,6 +166,8 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bo
     where = str(weights) if not isinstance(weights, dict) else 'the given state dict'
     ckpt = read_weights(weights) if not isinstance(weights, dict) else weights
     sd = extract_state_dict(ckpt)
+    if prefix and not prefix.endswith('.'):
+        prefix += '.'  # mmengine's load_checkpoint: prefix='backbone' means the 'backbone.' keys
     if prefix:
         sd = OrderedDict((k[len(prefix):], v) for k, v in sd.items() if k.startswith(prefix))
         if not sd:

@@ -71,6 +71,9 @@ def initialize(module: nn.Module, init_cfg: dict | Sequence[dict]) -> None:
         if kind not in _INIT_KINDS:
             raise ConfigError(f'Unknown init_cfg type {kind!r}; choose one of {", ".join(_INIT_KINDS)}.')
         if kind == 'Pretrained':
+            if not cfg.get('checkpoint'):
+                raise ConfigError(f"init_cfg of {type(module).__name__} is dict(type='Pretrained') with no "
+                                  "checkpoint: set its checkpoint to a weights file or URL, or remove the init_cfg.")
             from fovea.convert import load_pretrained
             load_pretrained(module, cfg['checkpoint'], prefix=cfg.get('prefix'))
             continue
