@@ -4,13 +4,22 @@ It holds meta information (``img_path``, ``ori_shape``, ...) and data fields:
 ground truth (``gt_label``, ``gt_score``), predictions (``pred_label``,
 ``pred_score``) and anything a task adds (captions, answers, boxes). The method
 names follow MMPretrain's DataSample so code written against it reads the same.
+
+A batch's DataSamples travel as a :class:`SampleList` (a ``list`` of DataSamples). When it is
+pickled, as when it crosses from a loader worker to the main process, it sends each tensor field
+as one tensor for the whole batch and the meta information as columns of plain values, and is
+rebuilt into DataSamples on the other side. Sent one by one, every per-sample tensor would cost a
+shared-memory file and a file descriptor of its own.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
+
+__all__ = ['DataSample', 'SampleList', 'format_label', 'format_score']
 
 LabelLike = int | Sequence[int] | np.ndarray | torch.Tensor
 
@@ -47,6 +56,14 @@ class DataSample:
         object.__setattr__(self, '_fields', {})
         for k, v in fields.items():
             setattr(self, k, v)
+
+    @classmethod
+    def _from_parts(cls, metainfo: dict, fields: dict) -> 'DataSample':
+        """A DataSample owning these two dicts (no copies, no checks): for rebuilding batches fast."""
+        out = cls.__new__(cls)
+        object.__setattr__(out, '_metainfo', metainfo)
+        object.__setattr__(out, '_fields', fields)
+        return out
 
     # ---- meta information
     def set_metainfo(self, metainfo: dict) -> 'DataSample':
@@ -124,10 +141,8 @@ class DataSample:
 
     # ---- tensor movement
     def _apply(self, fn) -> 'DataSample':
-        out = DataSample(self._metainfo)
-        for k, v in self._fields.items():
-            out._fields[k] = fn(v) if isinstance(v, torch.Tensor) else v
-        return out
+        fields = {k: fn(v) if isinstance(v, torch.Tensor) else v for k, v in self._fields.items()}
+        return DataSample._from_parts(dict(self._metainfo), fields)
 
     def to(self, *args: Any, **kwargs: Any) -> 'DataSample':
         return self._apply(lambda t: t.to(*args, **kwargs))
@@ -163,3 +178,87 @@ class DataSample:
     def __setstate__(self, state: dict) -> None:
         object.__setattr__(self, '_metainfo', state['_metainfo'])
         object.__setattr__(self, '_fields', state['_fields'])
+
+
+class SampleList(list):
+    """The DataSamples of one batch: a plain ``list`` of :class:`DataSample` to everything that uses it.
+
+    Pickled, it packs the batch (:meth:`pack`): each field that every sample holds as a tensor of one
+    dtype becomes one tensor (stacked when all shapes agree, else flattened and concatenated, with
+    the shapes), other fields and the meta information become columns of plain values. Unpickling
+    (:meth:`unpack`) rebuilds the DataSamples, their tensors views of the batch tensors; tensors that
+    arrived in shared memory are copied out of it first, so keeping a sample's label (as metrics do)
+    keeps no file descriptor open. Tensors nested inside other values (a dict field) travel as they are.
+    """
+
+    def __reduce__(self):
+        return SampleList.unpack, self.pack()
+
+    def pack(self) -> tuple[int, dict, dict, list]:
+        """``(n, tensors, columns, rest)``: batched tensor fields ``{name: (tensor, shapes or None)}``,
+        columns of values ``{('field' or 'meta', name): [one per sample]}`` for the other keys every
+        sample has, and per sample ``(meta, fields)`` dicts of the keys only some samples have."""
+        tensors: dict[str, tuple[torch.Tensor, list | None]] = {}
+        columns: dict[tuple[str, str], list] = {}
+        for kind, dicts in (('field', [s._fields for s in self]), ('meta', [s._metainfo for s in self])):
+            if not dicts:
+                continue
+            shared = set(dicts[0]).intersection(*dicts[1:])
+            for name in (k for k in dicts[0] if k in shared):
+                values = [d[name] for d in dicts]
+                if kind == 'field' and _batchable(values):
+                    if all(v.shape == values[0].shape for v in values):
+                        tensors[name] = (torch.stack(values), None)
+                    else:
+                        tensors[name] = (torch.cat([v.reshape(-1) for v in values]), [tuple(v.shape) for v in values])
+                else:
+                    columns[(kind, name)] = values
+        packed = set(columns) | {('field', name) for name in tensors}
+        rest = [({k: v for k, v in s._metainfo.items() if ('meta', k) not in packed},
+                 {k: v for k, v in s._fields.items() if ('field', k) not in packed}) for s in self]
+        return len(self), tensors, columns, rest if any(m or f for m, f in rest) else []
+
+    @classmethod
+    def unpack(cls, n: int, tensors: dict, columns: dict, rest: list) -> 'SampleList':
+        """Rebuild the DataSamples from :meth:`pack`'s parts."""
+        metas: list[dict] = [{} for _ in range(n)]
+        fields: list[dict] = [{} for _ in range(n)]
+        for name, (t, shapes) in tensors.items():
+            if t.device.type == 'cpu' and t.is_shared():
+                t = t.clone()  # out of shared memory: no file descriptor stays open for it
+            if shapes is None:
+                parts = t.unbind(0)
+            else:
+                parts = [p.view(shape) for p, shape in zip(t.split([math.prod(sh) for sh in shapes]), shapes)]
+            for f, p in zip(fields, parts):
+                f[name] = p
+        for (kind, name), values in columns.items():
+            for d, v in zip(metas if kind == 'meta' else fields, values):
+                d[name] = v
+        for m, f, (rest_meta, rest_fields) in zip(metas, fields, rest):
+            m.update(rest_meta)
+            f.update(rest_fields)
+        return cls(DataSample._from_parts(m, f) for m, f in zip(metas, fields))
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> 'SampleList':
+        """New DataSamples with their tensors on ``device``: one transfer per field for the whole batch."""
+        device = torch.device(device)
+        if all(v.device == device for s in self for v in s._fields.values() if isinstance(v, torch.Tensor)):
+            return SampleList(DataSample._from_parts(dict(s._metainfo), dict(s._fields)) for s in self)
+
+        def move(v: Any) -> Any:
+            return v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v
+
+        n, tensors, columns, rest = self.pack()
+        tensors = {k: (move(t), shapes) for k, (t, shapes) in tensors.items()}
+        columns = {k: [move(v) for v in vs] if k[0] == 'field' else vs for k, vs in columns.items()}
+        rest = [(m, {k: move(v) for k, v in f.items()}) for m, f in rest]
+        return SampleList.unpack(n, tensors, columns, rest)
+
+
+def _batchable(values: list) -> bool:
+    """Whether these per-sample values can travel as one tensor: all tensors of one dtype and device."""
+    first = values[0]
+    return (isinstance(first, torch.Tensor)
+            and all(isinstance(v, torch.Tensor) and v.dtype == first.dtype and v.device == first.device
+                    and not v.requires_grad for v in values))

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fovea.registry import BATCH_AUGMENTS, MODELS
-from fovea.structures import DataSample
+from fovea.structures import DataSample, SampleList
 
 __all__ = ['BaseDataPreprocessor', 'ClsDataPreprocessor', 'stack_batch', 'samples_to_targets']
 
@@ -71,6 +71,8 @@ class BaseDataPreprocessor(nn.Module):
             return data.to(self.device, non_blocking=self.non_blocking)
         if isinstance(data, DataSample):
             return data.to(self.device, non_blocking=self.non_blocking)
+        if isinstance(data, list) and data and all(isinstance(s, DataSample) for s in data):
+            return SampleList(data).to(self.device, non_blocking=self.non_blocking)  # one copy per field
         if isinstance(data, dict):
             return {k: self.cast(v) for k, v in data.items()}
         if isinstance(data, (list, tuple)):

@@ -11,7 +11,7 @@ from fovea.data.datasets.utils import download_url, open_maybe_gz, report_split
 from fovea.registry import DATASETS
 from fovea.utils.errors import ConfigError, DataError
 
-__all__ = ['MNIST', 'FashionMNIST', 'read_idx']
+__all__ = ['MNIST', 'FashionMNIST', 'read_idx', 'write_idx', 'write_mnist']
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype('>i2'), 0x0C: np.dtype('>i4'),
               0x0D: np.dtype('>f4'), 0x0E: np.dtype('>f8')}
@@ -31,6 +31,27 @@ def read_idx(path: str) -> np.ndarray:
         raise DataError(f'{path}: header says {tuple(dims)} ({expected} bytes of data), the file has '
                         f'{len(data) - offset}; the file is truncated or corrupt.')
     return np.frombuffer(data, dtype=dtype, offset=offset).reshape(tuple(dims)).astype(dtype.newbyteorder('='))
+
+
+def write_idx(path: str, array: np.ndarray) -> None:
+    """Write ``array`` (uint8 or int32 ...) as an IDX file that :func:`read_idx` (and MNIST's readers) read."""
+    codes = {np.dtype(v).newbyteorder('='): k for k, v in _IDX_TYPES.items()}
+    dtype = np.dtype(array.dtype).newbyteorder('=')
+    if dtype not in codes:
+        raise ValueError(f'write_idx: no IDX type for dtype {array.dtype}; use one of {sorted(map(str, codes))}')
+    big = np.dtype(_IDX_TYPES[codes[dtype]]).newbyteorder('>')
+    header = bytes([0, 0, codes[dtype], array.ndim]) + np.asarray(array.shape, dtype='>i4').tobytes()
+    from fovea.utils.io import atomic_open
+    with atomic_open(path, 'wb') as f:
+        f.write(header + np.ascontiguousarray(array, dtype=big).tobytes())
+
+
+def write_mnist(root: str, split: str, images: np.ndarray, labels: np.ndarray) -> None:
+    """Write (N, H, W) uint8 images and (N,) labels under the file names :class:`MNIST` reads for ``split``."""
+    prefix = 'train' if split == 'train' else 't10k'
+    os.makedirs(root, exist_ok=True)
+    write_idx(os.path.join(root, f'{prefix}-images-idx3-ubyte'), np.asarray(images, dtype=np.uint8))
+    write_idx(os.path.join(root, f'{prefix}-labels-idx1-ubyte'), np.asarray(labels, dtype=np.uint8))
 
 
 @DATASETS.register_module()
