@@ -18,26 +18,31 @@ _LOADER_KEYS = ('batch_size', 'num_workers', 'persistent_workers', 'pin_memory',
                 'sampler', 'batch_sampler', 'collate_fn', 'dataset', 'timeout', 'multiprocessing_context')
 
 
-def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int) -> None:
-    """Seed numpy, ``random`` and torch in a worker: differently per worker, rank and epoch, reproducibly.
+def worker_init_fn(worker_id: int, num_workers: int, rank: int, seed: int | None, threads: int = 1) -> None:
+    """Set a worker's intra-op ``threads`` and seed numpy, ``random`` and torch in it: differently per
+    worker, rank and epoch, reproducibly (``seed=None``: leave the generators as PyTorch seeds them).
 
     PyTorch seeds each worker's torch generator with ``base_seed + worker_id``, drawing ``base_seed``
     from the main process's generator whenever an epoch's iterator starts; that generator is seeded by
     the run's seed and saved in checkpoints. Deriving the other generators from it (and the rank, as
     ranks share the main seed) makes augmentations change every epoch and repeat on resume.
     """
+    torch.set_num_threads(threads)
+    if seed is None:
+        return
     worker_seed = (torch.initial_seed() + rank * 1_000_003) % 2**63
     np.random.seed(worker_seed % 2**32)
     random.seed(worker_seed)
     torch.manual_seed(worker_seed)
 
 
-def build_dataloader(cfg: dict, seed: int | None = None, key: str = 'train_dataloader') -> DataLoader:
+def build_dataloader(cfg: dict, seed: int | None = None, key: str = 'train_dataloader',
+                     worker_threads: int = 1) -> DataLoader:
     """Build the dataset, sampler and loader described by ``cfg``.
 
     ``cfg`` keys: dataset, sampler (default ``DefaultSampler(shuffle=False)``), batch_size,
     num_workers, persistent_workers, pin_memory, prefetch_factor, drop_last, collate_fn
-    (default ``default_collate``).
+    (default ``default_collate``). Each worker runs ``worker_threads`` intra-op threads.
     """
     from fovea.utils.dist import get_dist_info
     cfg = dict(cfg)
@@ -70,7 +75,7 @@ def build_dataloader(cfg: dict, seed: int | None = None, key: str = 'train_datal
     cfg.pop('batch_sampler', None)
     num_workers = int(cfg.pop('num_workers', 0))
     rank, _ = get_dist_info()
-    init = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed) if seed is not None else None
+    init = partial(worker_init_fn, num_workers=num_workers, rank=rank, seed=seed, threads=worker_threads)
     if num_workers == 0:
         cfg.pop('persistent_workers', None)
         cfg.pop('prefetch_factor', None)

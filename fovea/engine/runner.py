@@ -89,7 +89,9 @@ class Runner:
 
     fovea additions in ``env_cfg``: ``device`` ('auto' | 'cpu' | 'cuda'), ``precision``
     ('auto' | 'fp32' | 'bf16' | 'fp16'), ``channels_last`` ('auto' | True | False),
-    ``compile`` (False | True | dict of torch.compile options).
+    ``compile`` (False | True | dict of torch.compile options), ``num_threads`` / ``worker_threads``
+    (intra-op threads of the main process / of each loader worker, 'auto' by default: see
+    :func:`fovea.utils.threads.plan_threads`).
     """
 
     def __init__(self, model: dict | nn.Module, work_dir: str | None = None, train_dataloader: dict | None = None,
@@ -150,6 +152,7 @@ class Runner:
         self.epoch_length = 0
 
         self.model = self._build_model(model)
+        self.threads = self._set_threads()
         self.hooks: list[Hook] = []
         self._register_hooks(default_hooks, custom_hooks)
 
@@ -206,6 +209,16 @@ class Runner:
                 model.data_preprocessor.channels_last = True
         self.compile_cfg = self.env_cfg.get('compile', False)
         return model
+
+    def _set_threads(self):
+        from fovea.utils.threads import plan_threads
+        loaders = (self._train_loader_cfg, self._val_loader_cfg, self._test_loader_cfg)
+        self.num_workers = max(int((c or {}).get('num_workers', 0)) for c in loaders)
+        plan = plan_threads(sum(p.numel() for p in self.model.parameters()), self.num_workers, self.device.type,
+                            self.env_cfg.get('num_threads', 'auto'), self.env_cfg.get('worker_threads', 'auto'),
+                            int(os.environ.get('LOCAL_WORLD_SIZE', 1)))
+        torch.set_num_threads(plan.main)
+        return plan
 
     @property
     def unwrapped_model(self) -> nn.Module:
@@ -273,7 +286,8 @@ class Runner:
         if cfg is None:
             raise ConfigError(f'The config has no {key}; it is needed for this command.')
         from fovea.engine.worker_guard import guard_workers
-        return guard_workers(build_dataloader(dict(cfg), seed=int(self.seed), key=key))
+        return guard_workers(build_dataloader(dict(cfg), seed=int(self.seed), key=key,
+                                              worker_threads=self.threads.worker))
 
     def _build_eval_loop(self, phase: str):
         loader_cfg = self._val_loader_cfg if phase == 'val' else self._test_loader_cfg
@@ -331,6 +345,7 @@ class Runner:
             f'process(es) | precision {self.precision}'
             f'{" (autocast)" if self.precision != "fp32" else ""} | channels_last {"on" if self.channels_last else "off"}'
             f' | compile {"on" if self.compile_cfg else "off"} | seed {self.seed}')
+        self.logger.info(self.threads.describe(self.num_workers))
         self.logger.info(f'run directory: {self.run_dir}')
 
     # ------------------------------------------------------------------ train / val / test

@@ -93,7 +93,7 @@ def test_labels_from_workers_hold_no_shared_memory(tmp_path):
     rng = np.random.default_rng(0)
     write_mnist(str(tmp_path), 'test', rng.integers(0, 256, (64, 28, 28), dtype=np.uint8), rng.integers(0, 10, 64))
     loader = build_dataloader(dict(batch_size=16, num_workers=2, dataset=dict(
-        type='MNIST', data_root=str(tmp_path), split='test', download=False, pipeline=[dict(type='PackInputs')])))
+        type='MNIST', data_root=str(tmp_path), test_mode=True, download=False, pipeline=[dict(type='PackInputs')])))
     labels = []
     for batch in loader:
         assert isinstance(batch['data_samples'], SampleList)
@@ -118,7 +118,7 @@ cfg = Config(dict(
                head=dict(type='ClsHead', loss=dict(type='CrossEntropyLoss'))),
     data_preprocessor=dict(mean=[33.46], std=[78.87], num_classes=10),
     test_dataloader=dict(batch_size=128, num_workers=2, dataset=dict(
-        type='MNIST', data_root=root, split='test', download=False, pipeline=pipeline)),
+        type='MNIST', data_root=root, test_mode=True, download=False, pipeline=pipeline)),
     test_evaluator=dict(type='Accuracy', topk=(1,)), test_cfg=dict(),
     work_dir=root + '/work', env_cfg=dict(precision='fp32', num_threads=1)))
 metrics = Runner.from_cfg(cfg).test()
