@@ -144,7 +144,7 @@ def build_inference_model(model: str | os.PathLike | Config | nn.Module, pretrai
             raise ConfigError(f'model overrides {sorted(overrides)} need a model name or config, not a built model')
         net = model
         if pretrained and pretrained is not True:
-            from fovea.convert import load_weights
+            from fovea.models.weights import load_weights
             load_weights(net, pretrained)
     else:
         from fovea.zoo import model_index

@@ -64,7 +64,7 @@ def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False,
         from fovea.utils.download import download_to_cache
         pretrained = str(download_to_cache(weights['url'], weights.get('sha256')))
     if pretrained:
-        from fovea.convert import load_weights
+        from fovea.models.weights import load_weights
         load_weights(net, pretrained)
     net.cfg = cfg
     classes = _classes_from_cfg(cfg)

@@ -17,7 +17,8 @@ def add_arguments(parser) -> None:
     parser.add_argument('--strict', action='store_true',
                         help='fail unless every tensor of the model is filled and nothing is left over')
     parser.add_argument('--trust', action='store_true',
-                        help='read a pickled checkpoint that contains Python objects (only for files you trust)')
+                        help='if the safe reader cannot rebuild the file as data, unpickle it fully, running '
+                             'any code in it (only for files you trust)')
 
 
 def run(args) -> int:

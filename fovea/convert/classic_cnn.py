@@ -14,7 +14,7 @@ import re
 from torch import nn
 
 from fovea.convert._targets import check_shapes, locate, natural_key
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 from fovea.models.backbones.alexnet import AlexNet
 from fovea.models.backbones.densenet import DenseNet
 from fovea.models.backbones.googlenet import GoogLeNet

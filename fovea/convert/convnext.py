@@ -8,7 +8,7 @@ import re
 from torch import nn
 
 from fovea.convert._targets import check_shapes, locate
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 from fovea.models.backbones.convnext import ConvNeXt
 
 __all__ = ['convert_torchvision_convnext', 'convert_timm_convnext']

@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import nn
 
 from fovea.convert._targets import check_shapes, copy_module, head_linears, locate, module_groups
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 from fovea.models.backbones.efficientnet import EfficientNet
 from fovea.models.backbones.mobilenet_v2 import MobileNetV2
 from fovea.models.backbones.mobilenet_v3 import MobileNetV3

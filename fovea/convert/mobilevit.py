@@ -5,7 +5,7 @@ import re
 
 from torch import nn
 
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 from fovea.convert.vision_transformer import target_prefixes
 
 __all__ = ['convert_timm_mobilevit', 'convert_mmpretrain_mobilevit']

@@ -7,7 +7,7 @@ import re
 from torch import nn
 
 from fovea.convert._targets import check_shapes, locate
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 from fovea.models.backbones.repvgg import RepVGG
 
 __all__ = ['convert_timm_repvgg']

@@ -16,7 +16,7 @@ import re
 from torch import nn
 
 from fovea.convert._targets import check_shapes, locate
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 from fovea.models.backbones.resnet import ResNet
 
 __all__ = ['convert_resnet', 'convert_mmpretrain_cnn']

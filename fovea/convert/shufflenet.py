@@ -9,7 +9,7 @@ import re
 from torch import nn
 
 from fovea.convert._targets import check_shapes, locate
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 from fovea.models.backbones.shufflenet_v2 import ShuffleNetV2
 
 __all__ = ['convert_torchvision_shufflenet_v2']

@@ -12,7 +12,7 @@ import re
 import torch
 from torch import nn
 
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 from fovea.convert.vision_transformer import target_prefixes
 
 __all__ = ['convert_timm_swin', 'merging_to_unfold_order']

@@ -10,7 +10,7 @@ import re
 
 from torch import nn
 
-from fovea.convert.core import register_converter
+from fovea.models.weights import register_converter
 
 __all__ = ['convert_timm_vit', 'convert_mmpretrain_transformer', 'target_prefixes']
 

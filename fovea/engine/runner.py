@@ -25,7 +25,6 @@ from torch import nn
 
 import fovea
 from fovea.config import Config, ConfigDict
-from fovea.convert import load_weights, read_weights
 from fovea.data.loader import build_dataloader
 from fovea.engine.checkpoint import LAST_CHECKPOINT, checkpoint_candidates, get_rng_state, save_checkpoint, \
     set_rng_state
@@ -33,9 +32,11 @@ from fovea.engine.hooks import PRIORITIES, Hook
 from fovea.engine.optim_constructor import build_optim_wrapper
 from fovea.engine.optim_wrapper import resolve_precision
 from fovea.engine.schedulers import build_param_schedulers
+from fovea.models.weights import load_weights
 from fovea.registry import HOOKS, LOOPS, MODELS, build, key_scope
 from fovea.utils.dist import barrier, broadcast_object, fail_together, get_dist_info, init_dist, is_main_process
 from fovea.utils.errors import CheckpointError, ConfigError, FoveaError, did_you_mean
+from fovea.utils.weights import read_weights
 
 __all__ = ['Runner', 'NonFiniteLossError', 'TrainingInterrupted']
 
@@ -557,7 +558,7 @@ class Runner:
             from fovea.engine.distributed import fsdp_restore
             fsdp_restore(self.unwrapped_model, self.optim_wrapper, ckpt, path)
         else:
-            load_weights(self.unwrapped_model, ckpt['state_dict'], strict=True, log=False)
+            load_weights(self.unwrapped_model, ckpt['state_dict'], strict=True, log=False, source='fovea')
         if 'optimizer' in ckpt and self.optim_wrapper is not None:
             if not fsdp:
                 self.optim_wrapper.load_state_dict(ckpt['optimizer'])

@@ -74,7 +74,7 @@ def initialize(module: nn.Module, init_cfg: dict | Sequence[dict]) -> None:
             if not cfg.get('checkpoint'):
                 raise ConfigError(f"init_cfg of {type(module).__name__} is dict(type='Pretrained') with no "
                                   "checkpoint: set its checkpoint to a weights file or URL, or remove the init_cfg.")
-            from fovea.convert import load_pretrained
+            from fovea.models.weights import load_pretrained
             load_pretrained(module, cfg['checkpoint'], prefix=cfg.get('prefix'))
             continue
         layers = cfg.pop('layer', None)

@@ -13,12 +13,22 @@ __all__ = ['convert_checkpoint']
 
 
 def _read(path: str | os.PathLike, trust: bool) -> dict:
-    from fovea.convert import read_weights
-    if not trust:
+    """The safe reader first (it needs no foreign package); with ``trust``, full unpickling of files it cannot
+    rebuild as data."""
+    from fovea.utils.weights import read_weights
+    try:
         return read_weights(path)
-    if not Path(path).is_file():
-        raise CheckpointError(f'Checkpoint {str(path)!r} does not exist.')
-    return torch.load(path, map_location='cpu', weights_only=False)
+    except CheckpointError:
+        if not trust or not Path(path).is_file() or Path(path).stat().st_size == 0:
+            raise
+    try:
+        return torch.load(path, map_location='cpu', weights_only=False)
+    except ModuleNotFoundError as exc:
+        raise CheckpointError(f'{path}: unpickling it needs the package {exc.name!r}, which is not installed; '
+                              f'install it or save only the state dict where the file was made.') from None
+    except Exception as exc:
+        raise CheckpointError(f'{path} could not be unpickled even with --trust ({type(exc).__name__}: '
+                              f'{exc}).') from None
 
 
 def _build(model: str, cfg_options: Sequence[str]):
@@ -53,7 +63,8 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model: st
 
     Returns the :class:`fovea.convert.LoadReport`.
     """
-    from fovea.convert import extract_state_dict, load_weights
+    from fovea.models.weights import load_weights
+    from fovea.utils.weights import extract_state_dict
     from fovea.utils.io import atomic_save
     ckpt = _read(src, trust)
     sd = extract_state_dict(ckpt)

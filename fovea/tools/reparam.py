@@ -68,16 +68,17 @@ def reparameterize_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathL
                               rtol: float = 1e-5) -> dict:
     """Re-parameterise a checkpoint; returns ``dict(switched, params_before, params_after, max_abs_diff, path)``."""
     from fovea.apis.model import build_model_from_cfg
-    from fovea.convert import load_weights, read_weights
     from fovea.engine.checkpoint import save_checkpoint
+    from fovea.models.weights import load_weights
     from fovea.tools.export import input_size_from_cfg, model_in_channels
+    from fovea.utils.weights import read_weights
     if not os.path.isfile(checkpoint):
         raise CheckpointError(f'checkpoint {str(checkpoint)!r} does not exist')
-    raw = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    raw = read_weights(checkpoint)
     cfg = _config_of(raw, str(checkpoint), config)
     model_cfg = cfg.model_cfg()
     model = build_model_from_cfg(model_cfg)
-    load_weights(model, read_weights(checkpoint))
+    load_weights(model, raw)
     model.eval()
     h, w = input_size if input_size is not None else input_size_from_cfg(cfg)
     input_shape = (2, model_in_channels(model), h, w)

@@ -87,7 +87,7 @@ class DistillImageClassifier(ImageClassifier):
         if hasattr(teacher, 'init_weights'):
             teacher.init_weights()
         if cfg.get('checkpoint'):
-            from fovea.convert import load_pretrained
+            from fovea.models.weights import load_pretrained
             load_pretrained(teacher, cfg['checkpoint'])
         return teacher
 

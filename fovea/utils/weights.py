@@ -1,0 +1,162 @@
+"""Reading weights files safely, and finding the weights and facts inside any toolbox's checkpoint.
+
+* :func:`read_weights` opens ``.pth/.pt/.ckpt/.bin`` through ``torch.load`` with
+  :mod:`fovea.utils.safe_pickle` as the pickle module, and ``.safetensors`` with safetensors:
+  nothing in a file can run code. fovea's own checkpoints hold only tensors and plain values;
+  MMPretrain/mmengine and timm training checkpoints come out with inert placeholders where they
+  pickled their own objects (``HistoryBuffer``, ``argparse.Namespace``).
+* :func:`extract_state_dict` finds the model weights (or the EMA weights) in fovea, MMPretrain,
+  timm and Lightning layouts; :func:`checkpoint_info` the layout, epoch, iteration and class names.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fovea.utils import safe_pickle
+from fovea.utils.errors import CheckpointError
+
+__all__ = ['read_weights', 'extract_state_dict', 'checkpoint_info', 'CheckpointInfo']
+
+logger = logging.getLogger('fovea')
+
+StateDict = dict[str, torch.Tensor]
+
+
+def read_weights(path: str | os.PathLike, map_location: str | torch.device = 'cpu') -> dict:
+    """Read a checkpoint file without running anything in it (see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f'Checkpoint {str(path)!r} does not exist. Check the path, or train a model first.')
+    if path.stat().st_size == 0:
+        raise CheckpointError(f'Checkpoint {path} is empty (0 bytes); it was probably cut off while being '
+                              f'written or downloaded. Use an earlier checkpoint or download it again.')
+    if path.suffix == '.safetensors':
+        from fovea.utils.errors import require
+        st = require('safetensors.torch', 'tools', 'reading .safetensors files')
+        try:
+            return st.load_file(str(path), device=str(map_location))
+        except Exception as exc:
+            raise CheckpointError(f'Checkpoint {path} is not a valid safetensors file: {exc}') from None
+    with safe_pickle.recording() as seen:
+        try:
+            ckpt = _torch_load(path, map_location)
+        except CheckpointError as exc:
+            raise CheckpointError(f'Checkpoint {path}: {exc}') from None
+        except Exception as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else 'truncated or corrupt'
+            if seen:
+                raise CheckpointError(
+                    f'Checkpoint {path} holds objects of {", ".join(sorted(seen))} that fovea cannot rebuild '
+                    f'without running their code ({type(exc).__name__}: {msg}). Save only the state dict '
+                    f'(`torch.save(model.state_dict(), ...)`) where the file was made.') from None
+            raise CheckpointError(f'Checkpoint {path} could not be read ({type(exc).__name__}: {msg}). The file '
+                                  f'is probably truncated or not a PyTorch checkpoint; use an earlier '
+                                  f'checkpoint.') from None
+    if not isinstance(ckpt, dict):
+        what = safe_pickle.placeholder_name(ckpt) or type(ckpt).__name__
+        raise CheckpointError(f'Checkpoint {path} holds a pickled {what} object, not a dict of weights; save '
+                              f'`model.state_dict()` instead of the model where the file was made.')
+    if seen:
+        logger.info('Read %s: inert placeholders stand in for %s (their packages were not imported, nothing '
+                    'in the file was run).', path, ', '.join(sorted(seen)))
+    return ckpt
+
+
+def _torch_load(path: Path, map_location: Any) -> Any:
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False, pickle_module=safe_pickle)
+    except RuntimeError as exc:
+        if 'explicit pickle_module' not in str(exc):
+            raise
+        # TORCH_FORCE_WEIGHTS_ONLY_LOAD=1 forbids a pickle module: honour it with torch's own reader
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def _is_weights(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, torch.Tensor) for v in value.values())
+
+
+_WEIGHT_KEYS = ('state_dict', 'model', 'model_state', 'module', 'state_dict_ema')
+
+
+def extract_state_dict(ckpt: dict, ema: bool | None = None) -> StateDict:
+    """Find the model weights inside a checkpoint dict (fovea, MMPretrain, timm, Lightning layouts).
+
+    Args:
+        ema: None: the checkpoint's main weights. True: the exponential moving average (timm's
+            ``state_dict_ema``; for fovea and mmengine checkpoints with an ``ema_state_dict``, the
+            ``state_dict``, which their EMA hooks fill with the averaged weights). False: the
+            weights that were trained, never the average (mmengine's ``ema_state_dict`` keeps them
+            under ``module.``).
+    """
+    sd = None
+    if ema is True:
+        if _is_weights(ckpt.get('state_dict_ema')):
+            sd = ckpt['state_dict_ema']
+        elif 'ema_state_dict' in ckpt and _is_weights(ckpt.get('state_dict')):
+            sd = ckpt['state_dict']
+        else:
+            raise CheckpointError(f'The checkpoint has no EMA weights (no state_dict_ema or ema_state_dict; '
+                                  f'top-level keys: {sorted(ckpt)[:10]}). Load its main weights instead.')
+    elif ema is False and _is_weights(ckpt.get('ema_state_dict')):
+        sd = {k[len('module.'):]: v for k, v in ckpt['ema_state_dict'].items() if k.startswith('module.')}
+    if sd is None:
+        sd = next((ckpt[k] for k in _WEIGHT_KEYS if _is_weights(ckpt.get(k))), None)
+    if sd is None:
+        sd = {k: v for k, v in ckpt.items() if isinstance(v, torch.Tensor)}
+    if not sd:
+        raise CheckpointError(f'No weights found in the checkpoint (top-level keys: {sorted(ckpt)[:10]}).')
+    prefix = 'module.'
+    if all(k.startswith(prefix) for k in sd):  # saved from DistributedDataParallel
+        sd = {k[len(prefix):]: v for k, v in sd.items()}
+    return OrderedDict(sd)
+
+
+@dataclass
+class CheckpointInfo:
+    """What a checkpoint says about itself. ``layout``: 'fovea', 'mmengine' (MMPretrain training
+    runs), 'timm' (timm's train.py) or 'weights' (a bare or published state dict). ``epoch`` /
+    ``iter``: finished epochs / iterations, when recorded."""
+    layout: str
+    epoch: int | None = None
+    iter: int | None = None
+    classes: tuple[str, ...] | None = None
+    has_ema: bool = False
+
+
+def checkpoint_info(ckpt: dict) -> CheckpointInfo:
+    meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}
+    if 'fovea_version' in meta:
+        layout = 'fovea'
+    elif 'message_hub' in ckpt or 'mmengine_version' in meta or 'mmengine' in meta:
+        layout = 'mmengine'
+    elif 'state_dict_ema' in ckpt or ('arch' in ckpt and 'epoch' in ckpt):
+        layout = 'timm'
+    else:
+        layout = 'weights'
+    info = CheckpointInfo(layout, has_ema='ema_state_dict' in ckpt or _is_weights(ckpt.get('state_dict_ema')))
+    if layout == 'timm':
+        epoch = _int(ckpt.get('epoch'))
+        # timm records the index of the epoch it just finished (from version 2 on)
+        info.epoch = epoch + 1 if epoch is not None and _int(ckpt.get('version')) else epoch
+    else:
+        info.epoch, info.iter = _int(meta.get('epoch')), _int(meta.get('iter'))
+    dataset_meta = meta.get('dataset_meta')
+    classes = dataset_meta.get('classes') if isinstance(dataset_meta, dict) else None
+    if isinstance(classes, (list, tuple)) and all(isinstance(c, str) for c in classes):
+        info.classes = tuple(classes)
+    return info
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
