@@ -3,10 +3,9 @@
     custom_hooks = [dict(type='EMAHook', momentum=1e-4, interval=1, evaluate_on_origin=True)]
     custom_hooks = [dict(type='PreciseBNHook', num_samples=8192, interval=1)]
 
-EMA follows MMEngine's convention: ``momentum`` is the weight of the *new* value,
-``avg <- (1 - momentum) * avg + momentum * param`` (timm's ``decay`` is ``1 - momentum``).
-``MomentumAnnealingEMA`` warms up with ``momentum_t = max(momentum, gamma / (gamma + t))`` so
-early, far-from-converged weights are forgotten quickly. ``EMAHook`` (MMEngine/MMPretrain
+The averaged models (``ExponentialMovingAverage``, ``MomentumAnnealingEMA``: ``momentum`` is
+the weight of the new value, as in MMEngine) live in :mod:`fovea.models.utils.averaged_model`,
+so that momentum encoders can use them too. ``EMAHook`` (MMEngine/MMPretrain
 arguments) updates the average after every optimizer step, validates/tests on the averaged
 weights (``evaluate_on_ema``), optionally also on the original ones (``evaluate_on_origin``,
 reported as ``<metric>_origin``), and saves checkpoints whose ``state_dict`` holds the averaged
@@ -18,7 +17,6 @@ Precise BN: Wu & Johnson, "Rethinking 'Batch' in BatchNorm", arXiv:2105.07576.
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import logging
 from typing import Any
@@ -27,110 +25,14 @@ import torch
 from torch import nn
 
 from fovea.engine.hooks import Hook
+from fovea.models.utils.averaged_model import BaseAveragedModel
 from fovea.registry import HOOKS, MODELS, build
 from fovea.utils.dist import get_dist_info, is_distributed
 from fovea.utils.errors import ConfigError
 
-__all__ = ['BaseAveragedModel', 'ExponentialMovingAverage', 'MomentumAnnealingEMA', 'EMAHook', 'PreciseBNHook',
-           'update_bn_stats']
+__all__ = ['EMAHook', 'PreciseBNHook', 'update_bn_stats']
 
 logger = logging.getLogger('fovea')
-
-
-class BaseAveragedModel(nn.Module):
-    """A copy of ``model`` whose parameters (and buffers when ``update_buffers``) are averaged.
-
-    Every ``interval``-th call of :meth:`update_parameters` folds the source weights in with
-    :meth:`avg_func`; the first call copies them. Without ``update_buffers`` the buffers (BN
-    running statistics) are copied from the source on every call.
-    """
-
-    def __init__(self, model: nn.Module, interval: int = 1, device: torch.device | str | None = None,
-                 update_buffers: bool = False):
-        super().__init__()
-        if interval < 1:
-            raise ConfigError(f'EMA interval must be >= 1, got {interval}')
-        self.module = copy.deepcopy(model).requires_grad_(False)
-        self.interval = interval
-        if device is not None:
-            self.module.to(device)
-        self.register_buffer('steps', torch.tensor(0, dtype=torch.long, device=device))
-        self.update_buffers = update_buffers
-        self._py_steps: int | None = 0  # host mirror of `steps`: no device sync per update
-        self.avg_parameters = (dict(self.module.state_dict(keep_vars=True)) if update_buffers
-                               else dict(self.module.named_parameters()))
-
-    def avg_func(self, averaged: torch.Tensor, source: torch.Tensor, steps: int) -> None:
-        raise NotImplementedError
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module(*args, **kwargs)
-
-    @torch.no_grad()
-    def update_parameters(self, model: nn.Module) -> None:
-        src = model.state_dict(keep_vars=True) if self.update_buffers else dict(model.named_parameters())
-        steps = self._py_steps if self._py_steps is not None else int(self.steps)
-        if steps == 0:
-            for k, p in self.avg_parameters.items():
-                p.data.copy_(src[k].data)
-        elif steps % self.interval == 0:
-            floats = [(p.data, src[k].data.to(p.device)) for k, p in self.avg_parameters.items()
-                      if p.dtype.is_floating_point]
-            self.avg_many(floats, steps)
-        if not self.update_buffers:
-            for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
-                b_avg.data.copy_(b_src.data.to(b_avg.device))
-        self.steps += 1
-        self._py_steps = steps + 1
-
-    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
-        self._py_steps = None  # re-read from the loaded buffer at the next update
-
-    def avg_many(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], steps: int) -> None:
-        for avg, src in pairs:
-            self.avg_func(avg, src, steps)
-
-
-@MODELS.register_module()
-class ExponentialMovingAverage(BaseAveragedModel):
-    """``avg <- (1 - momentum) * avg + momentum * param`` (MMEngine's ExponentialMovingAverage)."""
-
-    def __init__(self, model: nn.Module, momentum: float = 0.0002, interval: int = 1,
-                 device: torch.device | str | None = None, update_buffers: bool = False):
-        super().__init__(model, interval, device, update_buffers)
-        if not 0. < momentum < 1.:
-            raise ConfigError(f'EMA momentum must be in (0, 1), got {momentum}; note fovea/MMEngine momentum is '
-                              f'the weight of the new value (timm decay 0.9998 = momentum 0.0002)')
-        self.momentum = momentum
-
-    def current_momentum(self, steps: int) -> float:
-        return self.momentum
-
-    def avg_func(self, averaged: torch.Tensor, source: torch.Tensor, steps: int) -> None:
-        averaged.lerp_(source, self.current_momentum(steps))
-
-    def avg_many(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], steps: int) -> None:
-        if not pairs:
-            return
-        m = self.current_momentum(steps)
-        avgs, srcs = zip(*pairs)
-        torch._foreach_lerp_(list(avgs), list(srcs), m)  # one fused call instead of one per tensor
-
-
-@MODELS.register_module()
-class MomentumAnnealingEMA(ExponentialMovingAverage):
-    """EMA with warmup (MMEngine's MomentumAnnealingEMA): ``momentum_t = max(momentum, gamma / (gamma + t))``."""
-
-    def __init__(self, model: nn.Module, momentum: float = 0.0002, gamma: int = 100, interval: int = 1,
-                 device: torch.device | str | None = None, update_buffers: bool = False):
-        super().__init__(model, momentum, interval, device, update_buffers)
-        if gamma <= 0:
-            raise ConfigError(f'MomentumAnnealingEMA gamma must be > 0, got {gamma}')
-        self.gamma = gamma
-
-    def current_momentum(self, steps: int) -> float:
-        return max(self.momentum, self.gamma / (self.gamma + steps))
 
 
 @HOOKS.register_module()

@@ -2,7 +2,8 @@
 
 ``OptimWrapper.update_params(loss)`` is one micro-step: it scales the loss for
 accumulation, runs backward, and every ``accumulative_counts`` micro-steps clips
-gradients, steps the optimizer and zeroes gradients. ``optim_context(model)``
+gradients, steps the optimizer and zeroes gradients; it returns whether the
+weights changed (False on micro-steps and on skipped non-finite steps). ``optim_context(model)``
 enters autocast for the chosen precision and, under DistributedDataParallel,
 skips the gradient all-reduce on micro-steps that do not update.
 
@@ -101,6 +102,7 @@ class OptimWrapper:
         self.skip_nonfinite = bool(skip_nonfinite)
         self.skipped_steps = 0          # optimizer steps skipped for non-finite gradients, in total
         self.consecutive_skips = 0      # ... since the last step that was taken
+        self.max_steps: int | None = None  # optimizer steps of the whole run (set by the Runner)
 
     # ---- the step
     @property
@@ -120,18 +122,28 @@ class OptimWrapper:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=_DTYPES[self.precision])
 
-    def update_params(self, loss: torch.Tensor) -> None:
+    @property
+    def step_count(self) -> int:
+        """Optimizer steps so far, skipped ones included (restored on resume with ``inner_count``)."""
+        return self._inner_count // self.accumulative_counts
+
+    def update_params(self, loss: torch.Tensor) -> bool:
+        """Backward, and every ``accumulative_counts`` calls an optimizer step. Returns whether the
+        weights were updated."""
         loss = loss / self.accumulative_counts
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
             loss.backward()
         self._inner_count += 1
-        if self._inner_count % self.accumulative_counts == 0:
-            self.step()
-            self.zero_grad()
+        if self._inner_count % self.accumulative_counts != 0:
+            return False
+        stepped = self.step()
+        self.zero_grad()
+        return stepped
 
-    def step(self) -> None:
+    def step(self) -> bool:
+        """Unscale, clip and step; returns False when the step was skipped for non-finite gradients."""
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         if self.clip_grad:
@@ -139,13 +151,15 @@ class OptimWrapper:
         if self.skip_nonfinite and self.scaler is None and not self._grads_finite():
             self.skipped_steps += 1
             self.consecutive_skips += 1
-            return
+            return False
         self.consecutive_skips = 0
         if self.scaler is not None:
+            scale = self.scaler.get_scale()  # GradScaler.step syncs on its inf check anyway
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        else:
-            self.optimizer.step()
+            return self.scaler.get_scale() >= scale  # the scale shrinks exactly when the step was skipped
+        self.optimizer.step()
+        return True
 
     def _grads_finite(self) -> bool:
         """Whether every gradient is finite (one reduction, one host sync). Under DDP the gradients

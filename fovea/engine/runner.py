@@ -386,6 +386,7 @@ class Runner:
             apply_fsdp(self.unwrapped_model, self.env_cfg['fsdp'])
         self.optim_wrapper = build_optim_wrapper(self.unwrapped_model, self._scaled_optim_cfg(), self.precision,
                                                  self.device.type)
+        self.optim_wrapper.max_steps = self.train_loop.max_iters // self.optim_wrapper.accumulative_counts
         self.param_schedulers = build_param_schedulers(self._sched_cfg, self.optim_wrapper.optimizer,
                                                        self.epoch_length, max_epochs=self.train_loop.max_epochs,
                                                        max_iters=self.train_loop.max_iters)

@@ -6,9 +6,16 @@
 
     forward(inputs, data_samples=None, mode='tensor' | 'loss' | 'predict')
 
-and owns its ``data_preprocessor``. ``train_step``/``val_step``/``test_step``
-are what the Runner calls; models with unusual training (momentum encoders,
-GANs) override them.
+and owns its ``data_preprocessor``. ``forward`` dispatches to the methods an
+algorithm overrides: ``loss(inputs, data_samples) -> dict``, ``predict(inputs,
+data_samples) -> [DataSample]`` and ``_forward(inputs, data_samples)`` (plain
+tensors). ``train_step``/``val_step``/``test_step`` are what the Runner calls;
+``train_step`` lives here only (a subclass that defines it is refused: its
+forward would bypass DistributedDataParallel and gradients would never be
+all-reduced). Per-step side effects that must follow the weight update
+(momentum encoders, queues, supernet path sampling) go in
+``after_optimizer_step(step, max_steps)``, which ``train_step`` calls after
+every real optimizer step. See docs/architecture.md, "Training step".
 """
 from __future__ import annotations
 
@@ -141,8 +148,53 @@ class BaseModel(BaseModule):
             data_preprocessor = dict(type='BaseDataPreprocessor')
         self.data_preprocessor = MODELS.build(data_preprocessor, key='data_preprocessor')
 
-    def forward(self, inputs: torch.Tensor, data_samples: list | None = None, mode: str = 'tensor') -> Any:
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if 'train_step' in cls.__dict__:
+            raise TypeError(
+                f'{cls.__module__}.{cls.__qualname__} defines train_step. fovea models do not override it: '
+                f'the Runner runs the forward pass of BaseModel.train_step through DistributedDataParallel/FSDP, '
+                f'and a train_step that calls self(...) skips their gradient all-reduce, so the processes '
+                f'silently diverge. Override loss(inputs, data_samples) for what the step computes and '
+                f'after_optimizer_step(step, max_steps) for what must follow the weight update (momentum '
+                f'encoders, queues, path sampling).')
+
+    def forward(self, inputs: Any, data_samples: list | None = None, mode: str = 'tensor') -> Any:
+        """``mode='loss'`` -> :meth:`loss`, ``'predict'`` -> :meth:`predict`, ``'tensor'`` -> :meth:`_forward`.
+
+        The Runner calls the model (through DDP when distributed) with ``mode='loss'`` inside
+        :meth:`train_step`; algorithms override the three methods, not this dispatch.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got {mode!r}")
+
+    def loss(self, inputs: Any, data_samples: list | None = None) -> dict[str, torch.Tensor]:
+        """Losses of a preprocessed batch: a dict whose entries named ``*loss*`` are summed."""
+        raise NotImplementedError(f'{type(self).__name__} does not implement loss(inputs, data_samples)')
+
+    def predict(self, inputs: Any, data_samples: list | None = None) -> list:
+        """Predictions of a preprocessed batch, one DataSample per input."""
+        raise NotImplementedError(f'{type(self).__name__} does not implement predict(inputs, data_samples)')
+
+    def _forward(self, inputs: Any, data_samples: list | None = None) -> Any:
+        """Plain network output (``mode='tensor'``), without post-processing."""
+        raise NotImplementedError(f'{type(self).__name__} does not implement _forward(inputs, data_samples)')
+
+    def after_optimizer_step(self, step: int, max_steps: int | None = None) -> None:
+        """Called by :meth:`train_step` on the unwrapped model right after each optimizer step that
+        updated the weights (not after accumulation micro-steps, nor after steps skipped for
+        non-finite gradients). ``step`` counts optimizer steps from 1 and survives resume;
+        ``max_steps`` is the run's total (None outside a Runner). Does nothing by default.
+
+        State changed here (a momentum encoder's weights, a queue) must live in parameters or
+        buffers so that checkpoints carry it. Under DDP every rank calls it with the same, already
+        all-reduced weights, so ranks stay in step without communicating.
+        """
 
     @staticmethod
     def parse_losses(losses: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -166,15 +218,19 @@ class BaseModel(BaseModule):
     def train_step(self, data: dict, optim_wrapper, forward: nn.Module | None = None) -> dict[str, torch.Tensor]:
         """One optimisation step (or one accumulation micro-step) on a collated batch.
 
-        ``forward`` is the module to call (a DistributedDataParallel wrapper of this model, so that
-        gradients are all-reduced); by default the model itself.
+        preprocess -> ``forward(mode='loss')`` -> :meth:`parse_losses` -> backward, (every
+        ``accumulative_counts`` micro-steps) clip, step, zero_grad -> :meth:`after_optimizer_step`.
+        ``forward`` is the module to call: the Runner passes the DistributedDataParallel wrapper of
+        this model, so that its gradient all-reduce runs; by default the model itself (one process,
+        or FSDP, which shards the model in place).
         """
         forward = forward or self
         with optim_wrapper.optim_context(forward):
             data = self.data_preprocessor(data, True)
             losses = forward(**data, mode='loss')
             loss, log_vars = self.parse_losses(losses)
-        optim_wrapper.update_params(loss)
+        if optim_wrapper.update_params(loss):
+            self.after_optimizer_step(optim_wrapper.step_count, getattr(optim_wrapper, 'max_steps', None))
         return log_vars
 
     def val_step(self, data: dict) -> list:

@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ['get_dist_info', 'is_main_process', 'init_dist', 'barrier', 'all_gather_object', 'all_reduce_mean',
-           'broadcast_object', 'fail_together', 'report_failure', 'peer_failure', 'PeerFailure']
+           'concat_all_gather', 'all_gather_with_grad', 'broadcast_object', 'fail_together', 'report_failure', 'peer_failure', 'PeerFailure']
 
 
 def is_distributed() -> bool:
@@ -74,6 +74,52 @@ def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
     t = t.clone()
     dist.all_reduce(t)
     return t / dist.get_world_size()
+
+
+# ---------------------------------------------------------------- gathers for losses
+def _gather(t: torch.Tensor) -> torch.Tensor:
+    t = t.contiguous()
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t)
+    return torch.cat(parts)
+
+
+@torch.no_grad()
+def concat_all_gather(tensor: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``tensor`` concatenated along dim 0 in rank order, without gradient (for queues
+    and memory banks, MoCo's ``concat_all_gather``). Every rank must pass the same shape. Without
+    distribution: ``tensor`` itself, detached."""
+    if not is_distributed() or dist.get_world_size() == 1:
+        return tensor.detach()
+    return _gather(tensor.detach())
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        ctx.rows = tensor.shape[0]
+        return _gather(tensor)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        # every rank's loss depends on every rank's rows: this rank's rows get the sum over ranks
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        rank = dist.get_rank()
+        return grad[rank * ctx.rows:(rank + 1) * ctx.rows]
+
+
+def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``tensor`` concatenated along dim 0 in rank order, differentiable.
+
+    Backward sums, over ranks, the gradient each rank's loss sends to these rows, so that with
+    DDP's gradient averaging the parameter gradients equal one process computing the mean of the
+    ranks' losses on the global batch (contrastive losses over all ranks' samples: SimCLR, CLIP).
+    Every rank must pass the same shape. Without distribution: ``tensor`` itself.
+    """
+    if not is_distributed() or dist.get_world_size() == 1:
+        return tensor
+    return _GatherWithGrad.apply(tensor)
 
 
 # ---------------------------------------------------------------- failing together

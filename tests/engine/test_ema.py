@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from fovea.config import Config
-from fovea.engine.ema import EMAHook, ExponentialMovingAverage, MomentumAnnealingEMA, update_bn_stats
+from fovea.engine.ema import EMAHook, update_bn_stats
+from fovea.models.utils.averaged_model import ExponentialMovingAverage, MomentumAnnealingEMA
 from fovea.engine.runner import Runner
 from fovea.utils.errors import ConfigError
 

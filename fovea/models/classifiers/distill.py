@@ -109,9 +109,7 @@ class DistillImageClassifier(ImageClassifier):
         out = self.teacher(inputs, mode='tensor') if hasattr(self.teacher, 'data_preprocessor') else self.teacher(inputs)
         return out[-1] if isinstance(out, (tuple, list)) else out
 
-    def forward(self, inputs: torch.Tensor, data_samples: list | None = None, mode: str = 'tensor') -> Any:
-        if mode != 'loss':
-            return super().forward(inputs, data_samples, mode)
+    def loss(self, inputs: torch.Tensor, data_samples: list) -> dict[str, torch.Tensor]:
         feats = self.extract_feat(inputs)
         if hasattr(self.head, 'forward_distill'):
             cls_score, dist_score = self.head.forward_distill(feats)

@@ -1,12 +1,13 @@
 """ImageClassifier: backbone -> neck -> head."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from fovea.models.base import BaseModel
 from fovea.registry import MODELS
+from fovea.structures import DataSample
 
 __all__ = ['ImageClassifier']
 
@@ -50,9 +51,14 @@ class ImageClassifier(BaseModel):
         return self.head is not None
 
     def extract_feat(self, inputs: torch.Tensor, stage: str = 'neck') -> Any:
-        """Features after the 'backbone', the 'neck' or the head's 'pre_logits'."""
+        """Features of a preprocessed batch after the given stage.
+
+        ``'backbone'``: the backbone's tuple of feature maps (see its ``out_indices``);
+        ``'neck'`` (default): after the neck (the backbone's output when there is none);
+        ``'pre_logits'``: the head's input to its final linear layer (``head.pre_logits``).
+        """
         if stage not in ('backbone', 'neck', 'pre_logits'):
-            raise ValueError(f"stage must be 'backbone', 'neck' or 'pre_logits', got {stage!r}")
+            raise ValueError(f"extract_feat: stage must be 'backbone', 'neck' or 'pre_logits', got {stage!r}")
         x = self.backbone(inputs)
         if stage == 'backbone':
             return x
@@ -60,14 +66,29 @@ class ImageClassifier(BaseModel):
             x = self.neck(x)
         if stage == 'neck':
             return x
+        if not hasattr(self.head, 'pre_logits'):
+            raise ValueError(f"extract_feat(stage='pre_logits') needs a head with pre_logits(); this "
+                             f"{type(self).__name__} has {'no head' if self.head is None else type(self.head).__name__}.")
         return self.head.pre_logits(x)
 
-    def forward(self, inputs: torch.Tensor, data_samples: list | None = None, mode: str = 'tensor') -> Any:
-        if mode == 'tensor':
-            feats = self.extract_feat(inputs)
-            return self.head(feats) if self.with_head else feats
-        if mode == 'loss':
-            return self.head.loss(self.extract_feat(inputs), data_samples)
-        if mode == 'predict':
-            return self.head.predict(self.extract_feat(inputs), data_samples)
-        raise ValueError(f"mode must be 'tensor', 'loss' or 'predict', got {mode!r}")
+    def extract_feats(self, multi_inputs: Sequence[torch.Tensor], **kwargs: Any) -> list:
+        """:meth:`extract_feat` of each batch in ``multi_inputs`` (e.g. test-time augmented views);
+        ``kwargs`` (``stage=``) go to :meth:`extract_feat`."""
+        if isinstance(multi_inputs, torch.Tensor) or not isinstance(multi_inputs, Sequence):
+            raise TypeError(f'extract_feats takes a sequence of input batches, got {type(multi_inputs).__name__}; '
+                            f'use extract_feat for a single batch.')
+        return [self.extract_feat(inputs, **kwargs) for inputs in multi_inputs]
+
+    def loss(self, inputs: torch.Tensor, data_samples: list[DataSample]) -> dict[str, torch.Tensor]:
+        """The head's losses on the neck features of a preprocessed batch."""
+        return self.head.loss(self.extract_feat(inputs), data_samples)
+
+    def predict(self, inputs: torch.Tensor, data_samples: list[DataSample] | None = None,
+                **kwargs: Any) -> list[DataSample]:
+        """Predictions (``pred_score``, ``pred_label``) of a preprocessed batch, one DataSample per
+        image (the given ``data_samples`` filled in, or new ones); ``kwargs`` go to ``head.predict``."""
+        return self.head.predict(self.extract_feat(inputs), data_samples, **kwargs)
+
+    def _forward(self, inputs: torch.Tensor, data_samples: list | None = None) -> Any:
+        feats = self.extract_feat(inputs)
+        return self.head(feats) if self.with_head else feats

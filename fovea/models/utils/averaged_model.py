@@ -1,0 +1,119 @@
+"""Averaged copies of a model: EMA of the weights and EMA with a momentum warm-up.
+
+EMA follows MMEngine's convention: ``momentum`` is the weight of the *new* value,
+``avg <- (1 - momentum) * avg + momentum * param`` (timm's ``decay`` is ``1 - momentum``).
+``MomentumAnnealingEMA`` warms up with ``momentum_t = max(momentum, gamma / (gamma + t))`` so
+early, far-from-converged weights are forgotten quickly. They serve the EMA hook
+(``fovea.engine.ema.EMAHook``) and momentum encoders (a model that owns an averaged copy of its
+backbone and calls ``update_parameters`` from ``after_optimizer_step``).
+
+EMA of weights: Polyak & Juditsky, "Acceleration of stochastic approximation by averaging", 1992.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from fovea.registry import MODELS
+from fovea.utils.errors import ConfigError
+
+__all__ = ['BaseAveragedModel', 'ExponentialMovingAverage', 'MomentumAnnealingEMA']
+
+
+class BaseAveragedModel(nn.Module):
+    """A copy of ``model`` whose parameters (and buffers when ``update_buffers``) are averaged.
+
+    Every ``interval``-th call of :meth:`update_parameters` folds the source weights in with
+    :meth:`avg_func`; the first call copies them. Without ``update_buffers`` the buffers (BN
+    running statistics) are copied from the source on every call.
+    """
+
+    def __init__(self, model: nn.Module, interval: int = 1, device: torch.device | str | None = None,
+                 update_buffers: bool = False):
+        super().__init__()
+        if interval < 1:
+            raise ConfigError(f'EMA interval must be >= 1, got {interval}')
+        self.module = copy.deepcopy(model).requires_grad_(False)
+        self.interval = interval
+        if device is not None:
+            self.module.to(device)
+        self.register_buffer('steps', torch.tensor(0, dtype=torch.long, device=device))
+        self.update_buffers = update_buffers
+        self._py_steps: int | None = 0  # host mirror of `steps`: no device sync per update
+        self.avg_parameters = (dict(self.module.state_dict(keep_vars=True)) if update_buffers
+                               else dict(self.module.named_parameters()))
+
+    def avg_func(self, averaged: torch.Tensor, source: torch.Tensor, steps: int) -> None:
+        raise NotImplementedError
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.module(*args, **kwargs)
+
+    @torch.no_grad()
+    def update_parameters(self, model: nn.Module) -> None:
+        src = model.state_dict(keep_vars=True) if self.update_buffers else dict(model.named_parameters())
+        steps = self._py_steps if self._py_steps is not None else int(self.steps)
+        if steps == 0:
+            for k, p in self.avg_parameters.items():
+                p.data.copy_(src[k].data)
+        elif steps % self.interval == 0:
+            floats = [(p.data, src[k].data.to(p.device)) for k, p in self.avg_parameters.items()
+                      if p.dtype.is_floating_point]
+            self.avg_many(floats, steps)
+        if not self.update_buffers:
+            for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
+                b_avg.data.copy_(b_src.data.to(b_avg.device))
+        self.steps += 1
+        self._py_steps = steps + 1
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._py_steps = None  # re-read from the loaded buffer at the next update
+
+    def avg_many(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], steps: int) -> None:
+        for avg, src in pairs:
+            self.avg_func(avg, src, steps)
+
+
+@MODELS.register_module()
+class ExponentialMovingAverage(BaseAveragedModel):
+    """``avg <- (1 - momentum) * avg + momentum * param`` (MMEngine's ExponentialMovingAverage)."""
+
+    def __init__(self, model: nn.Module, momentum: float = 0.0002, interval: int = 1,
+                 device: torch.device | str | None = None, update_buffers: bool = False):
+        super().__init__(model, interval, device, update_buffers)
+        if not 0. < momentum < 1.:
+            raise ConfigError(f'EMA momentum must be in (0, 1), got {momentum}; note fovea/MMEngine momentum is '
+                              f'the weight of the new value (timm decay 0.9998 = momentum 0.0002)')
+        self.momentum = momentum
+
+    def current_momentum(self, steps: int) -> float:
+        return self.momentum
+
+    def avg_func(self, averaged: torch.Tensor, source: torch.Tensor, steps: int) -> None:
+        averaged.lerp_(source, self.current_momentum(steps))
+
+    def avg_many(self, pairs: list[tuple[torch.Tensor, torch.Tensor]], steps: int) -> None:
+        if not pairs:
+            return
+        m = self.current_momentum(steps)
+        avgs, srcs = zip(*pairs)
+        torch._foreach_lerp_(list(avgs), list(srcs), m)  # one fused call instead of one per tensor
+
+
+@MODELS.register_module()
+class MomentumAnnealingEMA(ExponentialMovingAverage):
+    """EMA with warmup (MMEngine's MomentumAnnealingEMA): ``momentum_t = max(momentum, gamma / (gamma + t))``."""
+
+    def __init__(self, model: nn.Module, momentum: float = 0.0002, gamma: int = 100, interval: int = 1,
+                 device: torch.device | str | None = None, update_buffers: bool = False):
+        super().__init__(model, momentum, interval, device, update_buffers)
+        if gamma <= 0:
+            raise ConfigError(f'MomentumAnnealingEMA gamma must be > 0, got {gamma}')
+        self.gamma = gamma
+
+    def current_momentum(self, steps: int) -> float:
+        return max(self.momentum, self.gamma / (self.gamma + steps))
