@@ -399,7 +399,9 @@ class Runner:
         if self.val_loop is None:
             raise ConfigError('Validation needs val_dataloader and val_evaluator in the config.')
         self._load_or_resume(weights_only=True)
-        return self.val_loop.run()
+        from fovea.engine.worker_guard import worker_deaths_explained
+        with worker_deaths_explained(self.val_loop.dataloader):
+            return self.val_loop.run()
 
     def test(self) -> dict:
         self._prepare_run_dir()

@@ -5,12 +5,22 @@ file). A worker that dies outright (segfault in a decoder, killed for memory) on
 "DataLoader worker (pid 123) exited unexpectedly". :func:`guard_workers` makes every worker record
 its pid and the index it is loading in shared memory; :func:`worker_deaths_explained` turns that
 error into a :class:`DataError` naming the sample's file.
+
+torch also reports a dead worker from its SIGCHLD handler, which raises wherever the main process happens
+to be when the signal arrives: inside a hook, inside error handling, or after the run has already failed
+(a persistent worker killed while the program reports another error). For the workers of guarded loaders
+fovea filters that report out (:func:`_install_sigchld_filter`): the loader's own check, which raises
+from ``next()`` inside :func:`worker_deaths_explained` within a few seconds, is then the one place a
+worker death surfaces.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import re
+import signal
+import threading
+import weakref
 from functools import partial
 from typing import Any, Callable, Iterable, Iterator
 
@@ -32,9 +42,9 @@ def _recording_class(cls: type, slots: torch.Tensor, worker_id: int) -> type:
 
 
 def _init_worker(worker_id: int, slots: torch.Tensor, pids: torch.Tensor, inner: Callable | None) -> None:
+    pids[worker_id] = os.getpid()
     if inner is not None:
         inner(worker_id)
-    pids[worker_id] = os.getpid()
     info = torch.utils.data.get_worker_info()
     ds = info.dataset if info is not None else None
     if ds is not None and getattr(type(ds), '__getitems__', None) is None:
@@ -53,7 +63,45 @@ def guard_workers(loader: Any) -> Any:
     pids = torch.zeros(n, dtype=torch.int64).share_memory_()
     loader.worker_init_fn = partial(_init_worker, slots=slots, pids=pids, inner=loader.worker_init_fn)
     loader._fovea_slots, loader._fovea_pids = slots, pids
+    _GUARDED.add(loader)
+    _install_sigchld_filter()
     return loader
+
+
+_GUARDED: 'weakref.WeakSet[Any]' = weakref.WeakSet()
+_filter_installed = False
+
+
+def _dead_pids(msg: str) -> set[int]:
+    """The pids in torch's "DataLoader worker (pid(s) 12, 34) ..." message."""
+    return {int(p) for p in re.findall(r'\d+', msg.split('worker', 1)[1].split(')')[0])} if 'worker' in msg else set()
+
+
+def _guarded_pids() -> set[int]:
+    return {p for loader in list(_GUARDED) for p in loader._fovea_pids.tolist() if p}
+
+
+def _install_sigchld_filter() -> None:
+    """Wrap torch's SIGCHLD handler so that it never raises for a worker of a guarded loader (see the
+    module docstring); deaths of other loaders' workers are reported as torch does. Main thread only."""
+    global _filter_installed
+    if _filter_installed or not hasattr(signal, 'SIGCHLD') or threading.current_thread() is not threading.main_thread():
+        return
+    from torch.utils.data._utils import signal_handling
+    signal_handling._set_SIGCHLD_handler()   # torch installs it once per process; install it now to wrap it
+    torch_handler = signal.getsignal(signal.SIGCHLD)
+    if not callable(torch_handler):
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        try:
+            torch_handler(signum, frame)
+        except RuntimeError as exc:
+            dead = _dead_pids(str(exc))
+            if not dead or not dead <= _guarded_pids():
+                raise
+    signal.signal(signal.SIGCHLD, handler)
+    _filter_installed = True
 
 
 def _describe(loader: Any, idx: int) -> str:
@@ -69,7 +117,7 @@ def _explain(exc: RuntimeError, loaders: Iterable[Any]) -> DataError | None:
     msg = str(exc)
     if 'DataLoader worker' not in msg:
         return None
-    dead = {int(p) for p in re.findall(r'\d+', msg.split('worker', 1)[1].split(')')[0])}
+    dead = _dead_pids(msg)
     found = []
     for loader in loaders:
         slots = getattr(loader, '_fovea_slots', None)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
-import zlib
+import os
+import signal
 import struct
+import subprocess
+import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +149,35 @@ def test_worker_killed_while_loading_names_the_sample(tmp_path):
                                             'train_dataloader.batch_size=4', f'train_dataloader.dataset={dataset!r}'])
     with pytest.raises(DataError, match=r'worker process died .* while loading sample \d+ \(.*7/1\.png\)'):
         Runner.from_cfg(cfg).train()
+
+
+def test_worker_dying_after_the_run_failed_raises_nothing_more(tmp_path):
+    """The run fails (here a hook raises) while its persistent workers live on; one is then killed (the
+    OOM killer, say) while the program handles the error. torch's SIGCHLD handler would raise a raw
+    "DataLoader worker (pid N) is killed by signal" wherever the main process is; fovea's guarded loaders
+    do not: the run's own error is the one the user sees."""
+    from _faults import fault_hook_option, tiny_options
+    from fovea.config import Config
+    from fovea.engine.runner import Runner
+    cfg = Config.fromfile('lenet5_digits', [*tiny_options(tmp_path / 'work', epochs=1), 'train_dataloader.num_workers=2',
+                                            'train_dataloader.persistent_workers=True',
+                                            fault_hook_option(marker_dir=str(tmp_path), raise_iter=2)])
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(RuntimeError, match='injected failure'):
+        runner.train()
+    alive = [p for p in runner.train_dataloader._fovea_pids.tolist() if p and _alive(p)]
+    assert len(alive) == 2, 'the persistent workers should still be running'
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(20):   # SIGCHLD arrives while this code (or pytest's) runs
+        time.sleep(0.05)
+        subprocess.run(['true'], check=True)
+    assert not any(_alive(p) for p in alive)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] not in 'ZX'
+    except OSError:
+        return False
