@@ -298,9 +298,10 @@ class CheckpointHook(Hook):
         self.rule = rule
         self.out_dir = out_dir
         self.save_optimizer = save_optimizer
-        self._kept: list[Path] = []
+        self._kept: list[tuple[Path, list | None]] = []  # (periodic checkpoint, its file identity)
         self.best_score: float | None = None
         self.best_path: str | None = None
+        self._best_id: list | None = None
 
     def _dir(self, runner) -> Path:
         return Path(self.out_dir or runner.run_dir)
@@ -308,12 +309,12 @@ class CheckpointHook(Hook):
     def _periodic(self, runner, name: str) -> None:
         path = self._dir(runner) / name
         runner.save_checkpoint(path, save_optimizer=self.save_optimizer)
-        self._kept.append(path)
+        self._kept.append((path, _file_identity(path)))
         if self.max_keep_ckpts > 0:
             while len(self._kept) > self.max_keep_ckpts:
-                old = self._kept.pop(0)
-                if is_main_process() and old.exists() and str(old) != self.best_path:
-                    old.unlink()
+                old, ident = self._kept.pop(0)
+                if str(old) != self.best_path:
+                    _remove_own_file(old, ident, runner)
 
     def after_train_epoch(self, runner):
         if not self.by_epoch:
@@ -342,19 +343,44 @@ class CheckpointHook(Hook):
         step = f'epoch_{runner.epoch}' if runner.train_loop.by_epoch else f'iter_{runner.iter}'
         path = self._dir(runner) / f'best_{key.replace("/", "_")}_{step}.pth'
         runner.save_checkpoint(path, save_optimizer=False, update_last=False)
-        if is_main_process() and self.best_path and Path(self.best_path).exists() and self.best_path != str(path):
-            Path(self.best_path).unlink()
-        self.best_path = str(path)
+        if self.best_path and self.best_path != str(path):
+            _remove_own_file(Path(self.best_path), self._best_id, runner)
+        self.best_path, self._best_id = str(path), _file_identity(path)
         runner.logger.info(f'New best {key}: {score:.4f}; saved {path}')
 
     def before_save_checkpoint(self, runner, checkpoint):
-        checkpoint.setdefault('meta', {})['best'] = {'score': self.best_score, 'path': self.best_path,
-                                                      'kept': [str(p) for p in self._kept]}
+        checkpoint.setdefault('meta', {})['best'] = {
+            'score': self.best_score, 'path': self.best_path, 'identity': self._best_id,
+            'kept': [[str(p), ident] for p, ident in self._kept]}
 
     def after_load_checkpoint(self, runner, checkpoint):
         best = checkpoint.get('meta', {}).get('best') or {}
         self.best_score, self.best_path = best.get('score'), best.get('path')
-        self._kept = [Path(p) for p in best.get('kept', [])]
+        # checkpoints of older fovea versions list bare paths: take the files as they are now
+        self._best_id = best.get('identity') or (_file_identity(Path(self.best_path)) if self.best_path else None)
+        self._kept = [(Path(p), _file_identity(Path(p))) if isinstance(p, str) else (Path(p[0]), p[1])
+                      for p in best.get('kept', [])]
+
+
+def _file_identity(path: Path) -> list[int] | None:
+    """(inode, mtime, size) of a file as this run wrote it; a file another run wrote over differs."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_ino, st.st_mtime_ns, st.st_size]
+
+
+def _remove_own_file(path: Path, identity: list | None, runner) -> None:
+    """Delete a checkpoint this run wrote (keep-N, a superseded best), never one another run replaced."""
+    if not is_main_process() or identity is None:
+        return
+    current = _file_identity(path)
+    if current == list(identity):
+        path.unlink()
+    elif current is not None:
+        runner.logger.warning(f'Kept {path}: another run has written it since this run saved it, so this '
+                              f'run does not delete it.')
 
 
 @HOOKS.register_module()

@@ -416,10 +416,16 @@ class Runner:
         return metrics
 
     def _prepare_run_dir(self) -> None:
+        if getattr(self, '_run_dir_created', False):
+            return
+        if is_main_process():  # a folder of its own, even when another run started in the same second
+            from fovea.utils.io import create_exclusive_dir
+            self.run_dir = create_exclusive_dir(self.work_dir, self.timestamp)
+        self.run_dir = Path(broadcast_object(str(self.run_dir)))
+        self.timestamp, self._run_dir_created = self.run_dir.name, True
         if is_main_process():
             from fovea.utils.io import explain_os_error
             try:
-                self.run_dir.mkdir(parents=True, exist_ok=True)
                 fh = logging.FileHandler(self.run_dir / f'{self.timestamp}.log', encoding='utf-8')
             except OSError as exc:
                 raise explain_os_error(exc, self.run_dir) from exc

@@ -18,7 +18,7 @@ from typing import Callable, IO, Iterator
 from fovea.utils.errors import FoveaError
 
 __all__ = ['SaveError', 'atomic_open', 'atomic_write_bytes', 'atomic_write_text', 'atomic_save',
-           'explain_os_error', 'remove_stale_temp_files']
+           'explain_os_error', 'remove_stale_temp_files', 'create_exclusive_dir']
 
 
 class SaveError(FoveaError, OSError):
@@ -125,6 +125,25 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
                 p.unlink()
                 removed.append(p)
     return removed
+
+
+def create_exclusive_dir(parent: str | os.PathLike, name: str) -> Path:
+    """Create the new folder ``parent/name`` (``name_1``, ``name_2``, ... when it exists already, e.g. a
+    second training run started into the same work dir in the same second) and return it. The
+    creation is atomic (``mkdir`` without ``exist_ok``), so two processes never get the same folder."""
+    parent = Path(parent)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for i in range(10_000):
+            folder = parent / (name if i == 0 else f'{name}_{i}')
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise explain_os_error(exc, parent) from exc
+    raise SaveError(f'{parent} already holds {name} and 9,999 numbered variants of it; clean up the folder.')
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
