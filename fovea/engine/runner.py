@@ -286,9 +286,12 @@ class Runner:
     def _build_loader(self, cfg: dict | None, key: str):
         if cfg is None:
             raise ConfigError(f'The config has no {key}; it is needed for this command.')
+        from fovea.data.datasets.base import check_labels_fit
         from fovea.engine.worker_guard import guard_workers
-        return guard_workers(build_dataloader(dict(cfg), seed=int(self.seed), key=key,
-                                              worker_threads=self.threads.worker))
+        loader = build_dataloader(dict(cfg), seed=int(self.seed), key=key, worker_threads=self.threads.worker)
+        check_labels_fit(loader.dataset, getattr(getattr(self.unwrapped_model, 'head', None), 'num_classes', None),
+                         f'{key}.dataset')
+        return guard_workers(loader)
 
     def _build_eval_loop(self, phase: str):
         loader_cfg = self._val_loader_cfg if phase == 'val' else self._test_loader_cfg

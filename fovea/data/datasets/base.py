@@ -17,9 +17,9 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from fovea.data.transforms.base import Compose
-from fovea.utils.errors import DataError
+from fovea.utils.errors import ConfigError, DataError
 
-__all__ = ['BaseDataset', 'PathLabelList', 'ArrayImageList', 'expand_path']
+__all__ = ['BaseDataset', 'PathLabelList', 'ArrayImageList', 'expand_path', 'check_labels_fit']
 
 logger = logging.getLogger('fovea')
 
@@ -298,7 +298,51 @@ class BaseDataset(Dataset):
         label = self.data_list[idx]['gt_label']
         return [int(x) for x in label] if isinstance(label, (list, tuple, np.ndarray)) else [int(label)]
 
+    def max_label(self) -> tuple[int, str] | None:
+        """The largest label and the sample that has it (its path), read from the sample list without
+        decoding any image; None when the samples carry no labels."""
+        labels = getattr(self.data_list, 'labels', None)
+        if labels is not None:
+            if not len(labels):
+                return None
+            i = int(np.argmax(labels))
+            return int(labels[i]), f'sample {i} ({self._data_list.path(i)})'
+        best: tuple[int, int] | None = None
+        for i, info in enumerate(self.data_list):
+            label = info.get('gt_label') if isinstance(info, dict) else None
+            if label is None:
+                continue
+            values = label if isinstance(label, (list, tuple, np.ndarray)) else (label,)
+            for v in values:
+                if best is None or int(v) > best[0]:
+                    best = (int(v), i)
+        if best is None:
+            return None
+        where = self._data_list[best[1]].get('img_path')
+        return best[0], f'sample {best[1]}' + (f' ({where})' if where else '')
+
     def __repr__(self) -> str:
         n = len(self) if self._data_list is not None else 'not loaded'
         return (f'{type(self).__name__}(samples={n}, classes={len(self.CLASSES or ())}, '
                 f'data_prefix={self.data_prefix!r}, test_mode={self.test_mode})')
+
+
+def check_labels_fit(dataset: Any, num_classes: int | None, where: str) -> None:
+    """Fail when a label of ``dataset`` (at config key ``where``) is outside ``num_classes``, the model's
+    head size: a ConfigError naming the dataset, the largest label and the fix, at build time instead of a
+    raw error from the loss in the first iteration."""
+    find = getattr(dataset, 'max_label', None)
+    if num_classes is None or not callable(find):
+        return
+    found = find()
+    if found is None or found[0] < num_classes:
+        return
+    label, sample = found
+    classes = getattr(dataset, 'CLASSES', None)
+    declared = f' and declares {len(classes)} classes' if classes else ' (no classes declared)'
+    need = max(label + 1, len(classes or ()))
+    raise ConfigError(
+        f'{where}: {type(dataset).__name__}{declared}; its largest label is {label} ({sample}), but the model\'s '
+        f'head has num_classes={num_classes} (labels 0..{num_classes - 1}), so the loss would fail. Set '
+        f'model.head.num_classes={need} (e.g. --cfg-options model.head.num_classes={need}), or give the dataset '
+        f'only the classes the model predicts.')

@@ -40,6 +40,11 @@ class _Wrapper(Dataset):
         if hasattr(self.dataset, 'full_init'):
             self.dataset.full_init()
 
+    def max_label(self) -> tuple[int, str] | None:
+        found = [f for d in getattr(self, 'datasets', [self.dataset]) if callable(getattr(d, 'max_label', None))
+                 for f in [d.max_label()] if f is not None]
+        return max(found, key=lambda f: f[0]) if found else None
+
 
 @DATASETS.register_module()
 class ConcatDataset(_Wrapper):
