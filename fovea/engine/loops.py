@@ -10,6 +10,7 @@ One training iteration, top to bottom::
 """
 from __future__ import annotations
 
+import bisect
 from typing import Any, Iterator
 
 import torch
@@ -73,14 +74,37 @@ class _TrainLoop:
             r.in_iter_end = False
         r.iter += 1
 
-    def _maybe_validate(self, done: int, interval: int, begin: int) -> None:
-        if self.runner.val_loop is not None and interval > 0 and done >= begin and done % interval == 0:
+    def _set_val_intervals(self, val_interval: int, dynamic_intervals: Any) -> None:
+        """``dynamic_intervals=[(milestone, interval), ...]``: from ``milestone`` on (epochs or iterations),
+        validate every ``interval`` (MMEngine's semantics)."""
+        self.val_interval = val_interval
+        self._milestones, self._intervals = [0], [val_interval]
+        if dynamic_intervals is not None and not isinstance(dynamic_intervals, (list, tuple)):
+            raise ConfigError(f'train_cfg.dynamic_intervals must be a list of (milestone, interval) pairs, '
+                              f'got {dynamic_intervals!r}')
+        for item in dynamic_intervals or ():
+            if not (isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(v, int) for v in item)):
+                raise ConfigError(f'train_cfg.dynamic_intervals must be a list of (milestone, interval) pairs of '
+                                  f'whole numbers, got {dynamic_intervals!r}')
+            if item[0] <= self._milestones[-1]:
+                raise ConfigError(f'train_cfg.dynamic_intervals milestones must increase, got {dynamic_intervals!r}')
+            self._milestones.append(item[0])
+            self._intervals.append(item[1])
+
+    def _maybe_validate(self, done: int, last: int) -> None:
+        """Validate after ``done`` epochs/iterations every ``val_interval`` from ``val_begin``, and always
+        after the last one (as MMEngine does)."""
+        self.val_interval = self._intervals[bisect.bisect(self._milestones, done + 1) - 1]
+        interval = self.val_interval
+        if self.runner.val_loop is not None and interval > 0 and done >= self.val_begin and (
+                done % interval == 0 or done == last):
             self.runner.val_loop.run()
 
 
 @LOOPS.register_module()
 class EpochBasedTrainLoop(_TrainLoop):
-    """Train for ``max_epochs``; validate every ``val_interval`` epochs from epoch ``val_begin``."""
+    """Train for ``max_epochs``; validate every ``val_interval`` epochs from epoch ``val_begin`` and after the
+    last epoch; ``dynamic_intervals=[(epoch, interval), ...]`` changes the interval from those epochs on."""
     by_epoch = True
 
     def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1, val_interval: int = 1,
@@ -88,7 +112,8 @@ class EpochBasedTrainLoop(_TrainLoop):
         super().__init__(runner, dataloader)
         if max_epochs < 1:
             raise ConfigError(f'train_cfg.max_epochs must be >= 1, got {max_epochs}')
-        self.max_epochs, self.val_begin, self.val_interval = int(max_epochs), val_begin, val_interval
+        self.max_epochs, self.val_begin = int(max_epochs), val_begin
+        self._set_val_intervals(val_interval, dynamic_intervals)
         self.max_iters = self.max_epochs * len(dataloader)
 
     def run(self) -> None:
@@ -98,7 +123,7 @@ class EpochBasedTrainLoop(_TrainLoop):
             self.run_epoch()
             if r.stop_requested:
                 break
-            self._maybe_validate(r.epoch, self.val_interval, self.val_begin)
+            self._maybe_validate(r.epoch, self.max_epochs)
         r.call_hook('after_train')
 
     def run_epoch(self) -> None:
@@ -120,7 +145,8 @@ class EpochBasedTrainLoop(_TrainLoop):
 
 @LOOPS.register_module()
 class IterBasedTrainLoop(_TrainLoop):
-    """Train for ``max_iters`` iterations, cycling the loader; validate every ``val_interval`` iterations."""
+    """Train for ``max_iters`` iterations, cycling the loader; validate every ``val_interval`` iterations
+    and after the last one (``dynamic_intervals`` as in :class:`EpochBasedTrainLoop`)."""
     by_epoch = False
 
     def __init__(self, runner, dataloader, max_iters: int, val_begin: int = 1, val_interval: int = 1000,
@@ -128,7 +154,8 @@ class IterBasedTrainLoop(_TrainLoop):
         super().__init__(runner, dataloader)
         if max_iters < 1:
             raise ConfigError(f'train_cfg.max_iters must be >= 1, got {max_iters}')
-        self.max_iters, self.val_begin, self.val_interval = int(max_iters), val_begin, val_interval
+        self.max_iters, self.val_begin = int(max_iters), val_begin
+        self._set_val_intervals(val_interval, dynamic_intervals)
         self.max_epochs = 1
 
     def run(self) -> None:
@@ -145,10 +172,10 @@ class IterBasedTrainLoop(_TrainLoop):
                 self._step(r.iter, batch)
                 if r.stop_requested or r.iter >= self.max_iters:
                     break
-                self._maybe_validate(r.iter, self.val_interval, self.val_begin)
+                self._maybe_validate(r.iter, self.max_iters)
                 r.model.train()
         if not r.stop_requested:
-            self._maybe_validate(r.iter, self.val_interval, self.val_begin)
+            self._maybe_validate(r.iter, self.max_iters)
             r.call_hook('after_train_epoch')
         r.call_hook('after_train')
 
