@@ -93,3 +93,13 @@ def checkpoint_candidates(work_dir: str | Path) -> list[Path]:
         except OSError:  # deleted meanwhile
             continue
     return out + [p for _, p in sorted(others, key=lambda t: t[0], reverse=True)]
+
+
+def read_meta(path: str | Path) -> dict | None:
+    """The ``meta`` of a fovea checkpoint without reading its tensors (memory-mapped), or None when the
+    file is not one (the caller's regular loading then reports why)."""
+    try:
+        meta = torch.load(path, map_location='cpu', weights_only=True, mmap=True).get('meta')
+    except Exception:  # damaged, foreign or not a zip checkpoint
+        return None
+    return meta if isinstance(meta, dict) else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import os
 import sys
 import time
@@ -360,6 +361,34 @@ class CheckpointHook(Hook):
         self._best_id = best.get('identity') or (_file_identity(Path(self.best_path)) if self.best_path else None)
         self._kept = [(Path(p), _file_identity(Path(p))) if isinstance(p, str) else (Path(p[0]), p[1])
                       for p in best.get('kept', [])]
+        self._restore_newer_best(runner, checkpoint.get('meta', {}))
+
+    def _restore_newer_best(self, runner, meta: dict) -> None:
+        """A periodic checkpoint is written before the validation of its own epoch (as in MMEngine), so its
+        record of the best score can be one validation old: take the newest best checkpoint beside it (or
+        beside the recorded best) that is not newer than the resumed step; its meta holds its score."""
+        src = getattr(runner, 'resumed_from', None)
+        if not self.save_best or src is None or runner.train_loop is None:
+            return
+        from fovea.engine.checkpoint import read_meta
+        unit = 'epoch' if runner.train_loop.by_epoch else 'iter'
+        done = meta.get(unit)
+        prefix = 'best_' if self.save_best == 'auto' else f'best_{self.save_best.replace("/", "_")}_'
+        pattern = re.compile(rf'{re.escape(prefix)}.*{unit}_(\d+)\.pth')
+
+        def step(path) -> int:
+            m = pattern.fullmatch(Path(path).name)
+            return int(m.group(1)) if m else -1
+        current = step(self.best_path) if self.best_path else -1
+        folders = {Path(src).parent, *([Path(self.best_path).parent] if self.best_path else [])}
+        newer = sorted((step(p), p) for f in folders for p in f.glob(f'{prefix}*.pth')
+                       if isinstance(done, int) and current < step(p) <= done)
+        score = ((read_meta(newer[-1][1]) or {}).get('best') or {}).get('score') if newer else None
+        if score is not None:
+            path = newer[-1][1]
+            self.best_score, self.best_path, self._best_id = float(score), str(path), _file_identity(path)
+            runner.logger.info(f'Best score so far: {self.best_score:.4f} ({path}, written after the resumed '
+                               f'checkpoint)')
 
 
 def _file_identity(path: Path) -> list[int] | None:

@@ -10,6 +10,7 @@ channels_last, DDP, compile) -> dataloaders -> optimizer wrapper (auto-scaled LR
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import os
 import random
@@ -26,8 +27,8 @@ from torch import nn
 import fovea
 from fovea.config import Config, ConfigDict
 from fovea.data.loader import build_dataloader
-from fovea.engine.checkpoint import LAST_CHECKPOINT, checkpoint_candidates, get_rng_state, save_checkpoint, \
-    set_rng_state
+from fovea.engine.checkpoint import LAST_CHECKPOINT, checkpoint_candidates, get_rng_state, read_meta, \
+    save_checkpoint, set_rng_state
 from fovea.engine.hooks import PRIORITIES, Hook
 from fovea.engine.optim_constructor import build_optim_wrapper
 from fovea.engine.optim_wrapper import resolve_precision
@@ -70,6 +71,23 @@ class _DDP(nn.parallel.DistributedDataParallel):
 
     def test_step(self, data: dict):
         return self.module.test_step(data)
+
+
+def _logs_fatal_errors(method):
+    """Record an exception that ends ``train``/``val``/``test`` (type, message, traceback) in the run's log
+    file before it propagates; the console shows only the CLI's one-paragraph error."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as exc:
+            if self._log_file is not None:
+                self._log_file.handle(self.logger.makeRecord(
+                    self.logger.name, logging.ERROR, __file__, 0, f'{method.__name__} failed: {type(exc).__name__}: '
+                    f'{exc}', None, (type(exc), exc, exc.__traceback__)))
+                self._log_file.flush()
+            raise
+    return wrapper
 
 
 def set_random_seed(seed: int, deterministic: bool = False, diff_rank_seed: bool = False) -> int:
@@ -137,6 +155,7 @@ class Runner:
         self.timestamp = broadcast_object(time.strftime('%Y%m%d_%H%M%S'))
         self.run_dir = self.work_dir / self.timestamp
         self.logger = self._make_logger(log_level)
+        self._log_file: logging.Handler | None = None  # this run's log file (main process, once created)
 
         # state
         self.epoch = 0
@@ -353,9 +372,11 @@ class Runner:
         self.logger.info(f'run directory: {self.run_dir}')
 
     # ------------------------------------------------------------------ train / val / test
+    @_logs_fatal_errors
     def train(self) -> nn.Module:
         if self._train_loader_cfg is None or self._train_cfg is None or self._optim_cfg is None:
             raise ConfigError('Training needs train_dataloader, train_cfg and optim_wrapper in the config.')
+        self._refuse_finished_resume()
         # a SIGTERM/SIGINT during set-up is honoured too: the loop then runs no iteration and a checkpoint is saved
         with self._stop_on_signals():
             self._setup_training()
@@ -376,11 +397,7 @@ class Runner:
         self._prepare_run_dir()
         self.train_dataloader = self._build_loader(self._train_loader_cfg, 'train_dataloader')
         self.epoch_length = len(self.train_dataloader)
-        train_cfg = dict(self._train_cfg)
-        by_epoch = train_cfg.pop('by_epoch', None)
-        if 'type' not in train_cfg:
-            train_cfg['type'] = 'IterBasedTrainLoop' if by_epoch is False or 'max_iters' in train_cfg \
-                else 'EpochBasedTrainLoop'
+        train_cfg = _train_loop_cfg(self._train_cfg)
         with key_scope('train_cfg'):
             self.train_loop = build(train_cfg, LOOPS, runner=self, dataloader=self.train_dataloader)
         self.val_loop = self._build_eval_loop('val')
@@ -397,6 +414,26 @@ class Runner:
         self._wrap_for_training()
         self._describe_setup()
 
+    def _refuse_finished_resume(self) -> None:
+        """``resume`` of a run that already reached max_epochs/max_iters: say so before anything is created."""
+        if not self.resume_from:
+            return
+        if self.resume_from in (True, 'auto'):
+            path = next(iter(checkpoint_candidates(self.work_dir)), None)
+        else:
+            path = Path(self.resume_from)
+        meta = read_meta(path) if path is not None else None
+        if not meta:
+            return
+        loop = _train_loop_cfg(self._train_cfg)
+        by_epoch = loop['type'] != 'IterBasedTrainLoop'
+        unit, done, goal = ('epoch', meta.get('epoch'), loop.get('max_epochs')) if by_epoch else (
+            'iteration', meta.get('iter'), loop.get('max_iters'))
+        if isinstance(done, int) and isinstance(goal, int) and done >= goal:
+            raise ConfigError(f'The run already finished at {unit} {done} (checkpoint {path}); nothing to resume. '
+                              f'Raise train_cfg.max_{unit}s above {done} to continue training it.')
+
+    @_logs_fatal_errors
     def val(self) -> dict:
         self.val_loop = self.val_loop or self._build_eval_loop('val')
         if self.val_loop is None:
@@ -406,6 +443,7 @@ class Runner:
         with worker_deaths_explained(self.val_loop.dataloader):
             return self.val_loop.run()
 
+    @_logs_fatal_errors
     def test(self) -> dict:
         self._prepare_run_dir()
         self.test_loop = self._build_eval_loop('test')
@@ -437,6 +475,7 @@ class Runner:
                     self.run_dir / f'{self.experiment_name}.py')
             fh.setFormatter(logging.Formatter('%(asctime)s %(message)s'))
             self.logger.addHandler(fh)
+            self._log_file = fh
         barrier()
 
     # ------------------------------------------------------------------ signals and faults
@@ -580,8 +619,18 @@ class Runner:
         self.epoch, self.iter = int(meta['epoch']), int(meta['iter'])
         if 'rng' in ckpt:
             set_rng_state(ckpt['rng'])
+        self.resumed_from = Path(path)
         self.call_hook('after_load_checkpoint', checkpoint=ckpt)
         self.logger.info(f'Resumed from {path} at epoch {self.epoch}, iteration {self.iter}.')
+
+
+def _train_loop_cfg(train_cfg: dict) -> dict:
+    """``train_cfg`` with its loop ``type`` decided (MMEngine: ``by_epoch=False`` or ``max_iters`` -> iterations)."""
+    cfg = dict(train_cfg)
+    by_epoch = cfg.pop('by_epoch', None)
+    if 'type' not in cfg:
+        cfg['type'] = 'IterBasedTrainLoop' if by_epoch is False or 'max_iters' in cfg else 'EpochBasedTrainLoop'
+    return cfg
 
 
 def _cpu(sd: dict) -> dict:
