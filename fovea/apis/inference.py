@@ -145,11 +145,11 @@ def build_inference_model(model: str | os.PathLike | Config | nn.Module, pretrai
         net = model
         if pretrained and pretrained is not True:
             from fovea.models.weights import load_weights
-            load_weights(net, pretrained)
+            load_weights(net, pretrained, require_all=True)
     else:
         from fovea.zoo import model_index
         spec = model if (isinstance(model, str) and model in model_index()) else _resolve_config(model)
-        net = get_model(spec, pretrained=pretrained or False, **overrides)
+        net = get_model(spec, pretrained=pretrained or False, require_all=True, **overrides)
     if device is not None:
         net.to(device)
     return net.eval()

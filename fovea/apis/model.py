@@ -28,7 +28,7 @@ def build_model_from_cfg(model_cfg: dict) -> nn.Module:
 
 
 def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False, device: str | None = None,
-              **overrides: Any) -> nn.Module:
+              require_all: bool = False, **overrides: Any) -> nn.Module:
     """Build a model by index name, config path or Config.
 
     Args:
@@ -36,6 +36,8 @@ def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False,
         pretrained: ``True`` for the index's published weights, a path/URL of a checkpoint
             (fovea, MMPretrain, timm, torchvision or OpenAI CLIP; detected from the keys), or False.
         device: move the model there.
+        require_all: every tensor of the model must be in the checkpoint (as for evaluation); by
+            default what fits is loaded and the rest reported (fine-tuning with another head).
         overrides: merged into the model config, e.g. ``head=dict(num_classes=10)``.
 
     The returned model carries ``model.cfg`` (the full config) and ``model.dataset_meta``
@@ -65,7 +67,7 @@ def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False,
         pretrained = str(download_to_cache(weights['url'], weights.get('sha256')))
     if pretrained:
         from fovea.models.weights import load_weights
-        load_weights(net, pretrained)
+        load_weights(net, pretrained, require_all=require_all)
     net.cfg = cfg
     classes = _classes_from_cfg(cfg)
     net.dataset_meta = {'classes': classes} if classes else {}

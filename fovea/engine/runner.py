@@ -583,7 +583,8 @@ class Runner:
                 raise CheckpointError(f'resume=auto: none of the {len(failures)} checkpoints under {self.work_dir} '
                                       f'could be resumed from:\n' + '\n'.join(failures))
         if self.load_from:
-            report = load_weights(self.unwrapped_model, self.load_from)
+            # evaluating needs every tensor; fine-tuning (train) keeps what fits and reports the rest
+            report = load_weights(self.unwrapped_model, self.load_from, require_all=weights_only)
             self.logger.info(f'load_from {self.load_from}: {report}')
 
     def _remove_stale_temp_files(self, *extra: Path) -> None:

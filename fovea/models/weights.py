@@ -112,6 +112,24 @@ class LoadReport:
                 f'{k} checkpoint {tuple(a)} vs model {tuple(b)}' for k, a, b in self.mismatched[:8]))
         return '; '.join(lines)
 
+    def incomplete(self, where: str, model_name: str) -> str | None:
+        """Why the model is not fully loaded (missing or mismatched tensors), or None when it is.
+        ``num_batches_tracked`` counters do not count: evaluation never reads them."""
+        missing = [k for k in self.missing if not k.endswith('num_batches_tracked')]
+        if not missing and not self.mismatched:
+            return None
+
+        def few(items: list[str]) -> str:
+            return ', '.join(items[:3]) + (f' and {len(items) - 3} more' if len(items) > 3 else '')
+        parts = [f'{len(missing)} missing from the checkpoint ({few(missing)})'] if missing else []
+        if self.mismatched:
+            parts.append(f'{len(self.mismatched)} with another shape (' + few(
+                [f'{k} {tuple(a)} in the checkpoint, {tuple(b)} in the model' for k, a, b in self.mismatched]) + ')')
+        return (f'{where} does not fit {model_name}: of its tensors, {"; ".join(parts)}; they would keep random '
+                f'values. Use the config the checkpoint was trained with (the same model, e.g. the same '
+                f'model.head.num_classes), or a checkpoint of this model. Loading only what fits is for '
+                f'fine-tuning: `fovea train CONFIG --load-from CHECKPOINT`.')
+
 
 def adapt_to_model(sd: StateDict, model: nn.Module) -> None:
     """Let modules fit checkpoint tensors to themselves before shapes are compared.
@@ -127,7 +145,7 @@ def adapt_to_model(sd: StateDict, model: nn.Module) -> None:
 
 def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bool = False,
                  source: str | None = None, prefix: str | None = None, log: bool = True,
-                 ema: bool | None = None) -> LoadReport:
+                 ema: bool | None = None, require_all: bool = False) -> LoadReport:
     """Load weights (a path or a checkpoint/state dict, any supported source) into ``model``.
 
     Args:
@@ -137,6 +155,8 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bo
         ema: which weights of a checkpoint that has several (see
             :func:`fovea.utils.weights.extract_state_dict`): None the main ones, True the
             moving average, False the trained ones.
+        require_all: every tensor of the model must load (evaluation, inference, export): raise, naming
+            the missing and mismatched ones, instead of keeping what fits; extra checkpoint keys are fine.
     """
     where = str(weights) if not isinstance(weights, dict) else 'the given state dict'
     ckpt = read_weights(weights) if not isinstance(weights, dict) else weights
@@ -167,6 +187,8 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bo
     if not report.loaded:
         raise CheckpointError(f'None of the {len(sd)} tensors in {where} fit {type(model).__name__}: '
                               f'{report}. Is it a checkpoint of another architecture?')
+    if require_all and report.incomplete(where, type(model).__name__):
+        raise CheckpointError(report.incomplete(where, type(model).__name__))
     if strict and (report.missing or report.unexpected or report.mismatched):
         raise CheckpointError(f'{where} does not match {type(model).__name__}: {report}. '
                               f'Load with strict=False to keep what fits.')

@@ -78,7 +78,7 @@ def reparameterize_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathL
     cfg = _config_of(raw, str(checkpoint), config)
     model_cfg = cfg.model_cfg()
     model = build_model_from_cfg(model_cfg)
-    load_weights(model, raw)
+    load_weights(model, checkpoint, require_all=True)
     model.eval()
     h, w = input_size if input_size is not None else input_size_from_cfg(cfg)
     input_shape = (2, model_in_channels(model), h, w)
