@@ -18,7 +18,7 @@ import importlib
 import inspect
 from typing import Any, Callable, Iterator, Mapping
 
-from fovea.utils.errors import ConfigError, did_you_mean
+from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError, did_you_mean
 
 _KEY_PATH: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar('fovea_key_path', default=())
 
@@ -111,7 +111,7 @@ class Registry:
             return default
         where = current_key_path()
         where = f' at {where}.type' if where else ''
-        raise ConfigError(
+        raise ConfigKeyError(  # a KeyError, as MMEngine's registry raises
             f'Unknown {self.name} type {name!r}{where}.{did_you_mean(name, self._modules)} '
             f'Registered {self.name} types: {", ".join(sorted(self._modules)) or "(none)"}.')
 
@@ -135,16 +135,16 @@ def _check_signature(obj: Callable, kwargs: Mapping[str, Any], type_name: str) -
     if accepted is not None:
         for k in kwargs:
             if k not in accepted:
-                raise ConfigError(
+                raise ConfigTypeError(
                     f'Unexpected argument {prefix}{k}={kwargs[k]!r} for {type_name}.'
                     f'{did_you_mean(k, accepted)} Accepted arguments: {", ".join(accepted)}.')
     for n, p in params.items():
         if (p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
                 and n not in kwargs and n != 'self'):
-            raise ConfigError(f'Missing required argument {prefix}{n} for {type_name}: '
+            raise ConfigTypeError(f'Missing required argument {prefix}{n} for {type_name}: '
                               f'add {n}=... to the config at {path or "the top level"}.')
         if n in kwargs and isinstance(kwargs[n], str) and _numeric_only(p.annotation):
-            raise ConfigError(f'{prefix}{n}={kwargs[n]!r} for {type_name} must be a number, not text '
+            raise ConfigTypeError(f'{prefix}{n}={kwargs[n]!r} for {type_name} must be a number, not text '
                               f'(annotation: {_annotation_text(p.annotation)}); write the number itself.')
 
 
@@ -182,7 +182,7 @@ def build(cfg: Any, registry: Registry, key: str | None = None, **default_args: 
         cfg = dict(cfg)
         args = {**default_args, **cfg}
         if 'type' not in args:
-            raise ConfigError(f'The config at {path or "the top level"} has no "type" key, so fovea '
+            raise ConfigKeyError(f'The config at {path or "the top level"} has no "type" key, so fovea '
                               f'cannot tell which {registry.name} to build. Keys present: {sorted(cfg)}.')
         obj_type = args.pop('type')
         if isinstance(obj_type, str):
@@ -191,7 +191,7 @@ def build(cfg: Any, registry: Registry, key: str | None = None, **default_args: 
         elif callable(obj_type):
             obj_cls, type_name = obj_type, getattr(obj_type, '__name__', repr(obj_type))
         else:
-            raise ConfigError(f'{path}.type must be a registered name or a class, got {obj_type!r}.')
+            raise ConfigTypeError(f'{path}.type must be a registered name or a class, got {obj_type!r}.')
         _check_signature(obj_cls, args, type_name)
         try:
             return obj_cls(**args)

@@ -15,8 +15,26 @@ class FoveaError(Exception):
     """Base class for errors caused by user input."""
 
 
-class ConfigError(FoveaError, ValueError):
-    """A config file, key or value is invalid."""
+class ConfigError(FoveaError, ValueError, AssertionError):
+    """A config file, key or value is invalid.
+
+    Code written for MMPretrain catches what MMPretrain raises for the same check, so a
+    ``ConfigError`` is also a ``ValueError`` and an ``AssertionError`` (MMPretrain checks most
+    arguments with ``assert``). Checks where MMPretrain/MMEngine raise ``KeyError`` (an unknown
+    depth, arch or registered type) or ``TypeError`` (an unexpected argument or one of the wrong
+    kind) raise the subclasses :class:`ConfigKeyError` / :class:`ConfigTypeError`.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return BaseException.__str__(self)
+
+
+class ConfigKeyError(ConfigError, KeyError):
+    """A ``ConfigError`` where MMPretrain/MMEngine raise ``KeyError`` (unknown depth, arch, type)."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A ``ConfigError`` where MMPretrain/MMEngine raise ``TypeError`` (an argument of the wrong kind)."""
 
 
 class DataError(FoveaError, ValueError):

@@ -137,7 +137,8 @@ def test_resnext_and_se_block_shapes():
 def test_inception_aux_logits_in_training_only():
     net = InceptionV3(num_classes=7, aux_logits=True)
     assert net.AuxLogits(torch.randn(2, 768, 17, 17)).shape == (2, 7)  # the 17x17 grid of a 299 input
-    assert len(net.eval()(torch.randn(1, 3, 75, 75))) == 1
+    aux, out = net.eval()(torch.randn(1, 3, 75, 75))  # (aux, out) as MMPretrain, aux None in eval mode
+    assert aux is None and out.shape == (1, 7)
     with pytest.raises(ValueError, match='num_classes'):
         InceptionV3(num_classes=-1, aux_logits=True)
 

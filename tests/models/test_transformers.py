@@ -182,9 +182,15 @@ def test_vit_patch_sizes(patch):
     assert bb.pos_embed.shape == (1, grid * grid + 1, 768)
 
 
-def test_swin_any_input_size():
+def test_swin_input_sizes_and_small_maps():
     bb = MODELS.build(dict(type='SwinTransformer', arch=SMALL_SWIN, out_indices=(0, 1, 2, 3)))
-    outs = bb(torch.randn(1, 3, 100, 76))  # padded windows, and a last map smaller than the window
+    outs = bb(torch.randn(1, 3, 232, 224))  # padded windows (58, 29, 15, 8 are not multiples of 7)
+    assert [tuple(o.shape[1:]) for o in outs] == [(16, 58, 56), (32, 29, 28), (64, 15, 14), (128, 8, 7)]
+    with pytest.raises(AssertionError, match=r'smaller than the window size \(7\)'):  # as MMPretrain
+        bb(torch.randn(1, 3, 100, 76))  # the last map (4, 3) is smaller than the window
+    padded = MODELS.build(dict(type='SwinTransformer', arch=SMALL_SWIN, out_indices=(0, 1, 2, 3),
+                               pad_small_map=True))
+    outs = padded(torch.randn(1, 3, 100, 76))
     assert [tuple(o.shape[1:]) for o in outs] == [(16, 25, 19), (32, 13, 10), (64, 7, 5), (128, 4, 3)]
 
 

@@ -104,13 +104,15 @@ def test_shift_window_attention_is_local(shift):
     assert not torch.allclose(y2[0, H - 1, W - 1], y[0, H - 1, W - 1])
 
 
-def test_small_map_shrinks_window_unless_padding():
+def test_small_map_is_refused_unless_padding():
     msa = ShiftWindowMSA(8, 2, window_size=7, shift_size=3).eval()
     x = torch.randn(2, 9, 8)
-    assert msa(x, (3, 3)).shape == (2, 9, 8)  # one 3x3 window, central part of the 13x13 table
+    with pytest.raises(AssertionError, match=r'\(3, 3\) is smaller than the window size \(7\)'):  # as MMPretrain
+        msa(x, (3, 3))
     padded = ShiftWindowMSA(8, 2, window_size=7, shift_size=3, pad_small_map=True).eval()
     padded.load_state_dict(msa.state_dict())
     assert padded(x, (3, 3)).shape == (2, 9, 8)
+    assert msa(torch.randn(2, 49, 8), (7, 7)).shape == (2, 49, 8)  # a map of one window: no shift
 
 
 def test_window_msa_matches_explicit_bias_attention():

@@ -5,20 +5,83 @@ A transform is a callable that takes the sample dict and returns it (or
 ``torch.uint8`` tensor of shape (C, H, W) in RGB order (greyscale stays 1
 channel), with ``img_shape`` = (H, W) and ``ori_shape`` kept alongside.
 Transforms are registered under MMPretrain's names in ``TRANSFORMS``.
+
+Images in MMPretrain's layout (HWC NumPy arrays, BGR after MMPretrain's own loading, as a
+user's MMPretrain-style transform emits them) are converted once, by the first fovea transform
+that sees them (:func:`ensure_chw_image`): a 3-dimensional array is HWC, and its colour
+channels are BGR unless the sample says MMPretrain holds it in RGB (``mmpretrain_bgr=False``,
+as CIFAR/MNIST-style datasets mark their arrays). Arrays that cannot be HWC images and tensors
+that look HWC are a :class:`~fovea.utils.errors.DataError` naming the transform, never a
+silently wrong result.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from fovea.registry import TRANSFORMS, build, key_scope
+import numpy as np
+import torch
 
-__all__ = ['Compose', 'BaseTransform']
+from fovea.registry import TRANSFORMS, build, key_scope
+from fovea.utils.errors import DataError
+
+__all__ = ['Compose', 'BaseTransform', 'ensure_chw_image']
+
+_CHANNELS = (1, 2, 3, 4)
+
+
+def _numpy_to_chw(img: np.ndarray, bgr: bool, owner: str) -> torch.Tensor:
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[-1] not in _CHANNELS:
+        hint = (' It looks like (C, H, W): fovea takes NumPy images as (H, W, C) and tensors as (C, H, W); '
+                'pass torch.from_numpy(img).' if img.ndim == 3 and img.shape[0] in _CHANNELS else '')
+        raise DataError(f'{owner} got a NumPy image of shape {img.shape}, which is not an (H, W) or '
+                        f'(H, W, C) image with 1-4 channels.{hint}')
+    if img.dtype != np.uint8:
+        raise DataError(f'{owner} got a {img.dtype} NumPy image; fovea transforms take uint8 images '
+                        f'(convert with img.astype(np.uint8), or apply float conversions in the data '
+                        f'preprocessor).')
+    if bgr and img.shape[-1] in (3, 4):  # BGR(A) -> RGB(A)
+        img = img[..., [2, 1, 0] + list(range(3, img.shape[-1]))]
+    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+
+
+def ensure_chw_image(img, results: dict, owner: str = 'transform'):
+    """Return ``img`` as fovea's uint8 (C, H, W) RGB tensor (see the module docstring).
+
+    Tensors are returned as they are unless they look (H, W, C) (channels last, first dimension
+    not a channel count), which is a :class:`DataError`; lists (multi-view) are converted item by
+    item. ``owner`` names the transform in error messages.
+    """
+    if isinstance(img, torch.Tensor):
+        if img.ndim == 3 and img.shape[0] not in _CHANNELS and img.shape[-1] in _CHANNELS:
+            raise DataError(f'{owner} got a tensor image of shape {tuple(img.shape)}, which looks like '
+                            f'(H, W, C); fovea image tensors are (C, H, W): use img.permute(2, 0, 1).')
+        return img
+    if isinstance(img, np.ndarray):
+        return _numpy_to_chw(img, bool(results.get('mmpretrain_bgr', True)), owner)
+    if isinstance(img, list):
+        return [ensure_chw_image(i, results, owner) for i in img]
+    return img
 
 
 class BaseTransform:
-    """Base class: subclasses implement :meth:`transform`."""
+    """Base class: subclasses implement :meth:`transform` on fovea's (C, H, W) tensor images.
+
+    ``__call__`` first converts an MMPretrain-layout image in ``results['img']`` (see the module
+    docstring), so every transform sees the layout it expects.
+    """
 
     def __call__(self, results: dict) -> dict | None:
+        if isinstance(results, dict) and 'img' in results:
+            img = results['img']
+            if not isinstance(img, torch.Tensor) or img.ndim == 3:
+                new = ensure_chw_image(img, results, type(self).__name__)
+                if new is not img:
+                    results['img'] = new
+                    if isinstance(new, torch.Tensor):
+                        results['img_shape'] = tuple(new.shape[-2:])
+                        results.setdefault('ori_shape', tuple(new.shape[-2:]))
         return self.transform(results)
 
     def transform(self, results: dict) -> dict | None:

@@ -160,8 +160,10 @@ class InceptionV3(BaseModule):
     Args:
         num_classes: classes of the built-in classifier (use ``ClsHead``); ``-1`` leaves the classifier out
             and returns the 2048-channel 8x8 feature map (use a neck and ``LinearClsHead``).
-        aux_logits: build the auxiliary classifier; in training mode the output is then
-            ``(aux_logits, logits)``, otherwise ``(logits,)``.
+        aux_logits: build the auxiliary classifier. With the classifier the output is
+            ``(aux_logits, logits)`` as in MMPretrain, ``aux_logits`` being None in eval mode or
+            without the auxiliary classifier (heads read the last entry); without it
+            (``num_classes=-1``) the output is ``(feature_map,)``.
         dropout: dropout before the classifier.
     """
     prefers_channels_last = True
@@ -203,11 +205,11 @@ class InceptionV3(BaseModule):
               'maxpool2', 'Mixed_5b', 'Mixed_5c', 'Mixed_5d', 'Mixed_6a', 'Mixed_6b', 'Mixed_6c', 'Mixed_6d',
               'Mixed_6e')
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         for name in self._early:
             x = getattr(self, name)(x)
         aux = self.AuxLogits(x) if self.AuxLogits is not None and self.training else None
         x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))
-        if self.num_classes > 0:
-            x = self.fc(self.dropout(self.avgpool(x)).flatten(1))
-        return (x,) if aux is None else (aux, x)
+        if self.num_classes <= 0:
+            return (x,)
+        return aux, self.fc(self.dropout(self.avgpool(x)).flatten(1))

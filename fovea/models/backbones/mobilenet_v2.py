@@ -9,10 +9,32 @@ from torch import nn
 from fovea.models.base import BaseModule
 from fovea.models.layers.conv import ConvModule, make_divisible
 from fovea.models.layers.freeze import freeze_module, set_bn_eval
-from fovea.models.layers.inverted_residual import InvertedResidual
+from fovea.models.layers.inverted_residual import InvertedResidual as MBConv
 from fovea.registry import MODELS
 
 __all__ = ['MobileNetV2']
+
+
+class InvertedResidual(MBConv):
+    """MobileNetV2's block with MMPretrain's signature: the depthwise width is
+    ``round(in_channels * expand_ratio)`` (no expansion conv when ``expand_ratio == 1``), ReLU6.
+
+    Children are named as in :class:`fovea.models.layers.InvertedResidual` (``expand_conv``,
+    ``depthwise_conv``, ``linear_conv``); MMPretrain's ``conv.0/1/2`` checkpoints are renamed on
+    loading (``fovea.convert.mbconv``).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: float,
+                 conv_cfg: dict | None = None, norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU6'), with_cp: bool = False, init_cfg: dict | None = None):
+        super().__init__(in_channels, out_channels, mid_channels=int(round(in_channels * expand_ratio)),
+                         stride=stride, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg, with_cp=with_cp)
+        self.stride = stride
+
+    @property
+    def use_res_connect(self) -> bool:
+        """MMPretrain's name for ``with_res_shortcut``."""
+        return self.with_res_shortcut
 
 
 @MODELS.register_module()
@@ -63,9 +85,8 @@ class MobileNetV2(BaseModule):
             blocks = []
             for j in range(num_blocks):
                 blocks.append(InvertedResidual(
-                    in_channels, out_channels, mid_channels=int(round(in_channels * expand_ratio)),
-                    stride=stride if j == 0 else 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg,
-                    with_cp=with_cp))
+                    in_channels, out_channels, stride=stride if j == 0 else 1, expand_ratio=expand_ratio,
+                    conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg, with_cp=with_cp))
                 in_channels = out_channels
             self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
             self.layers.append(f'layer{i + 1}')

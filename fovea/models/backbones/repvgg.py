@@ -8,13 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from fovea.models.base import BaseModule
-from fovea.models.layers.conv import build_activation_layer, build_conv_layer, build_norm_layer
+from fovea.models.layers.conv import ConvModule, build_activation_layer, build_conv_layer, build_norm_layer
 from fovea.models.layers.freeze import freeze_module, set_bn_eval
 from fovea.models.layers.se import SELayer
 from fovea.registry import MODELS
-from fovea.utils.errors import ConfigError, did_you_mean
+from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError, did_you_mean
 
-__all__ = ['RepVGG', 'RepVGGBlock']
+__all__ = ['RepVGG', 'RepVGGBlock', 'MTSPPF']
 
 
 class RepVGGBlock(nn.Module):
@@ -120,6 +120,25 @@ def _arch(num_blocks: list[int], width_factor: list[float], group_layer_map: dic
                 se_cfg=se_cfg, **extra)
 
 
+class MTSPPF(nn.Module):
+    """YOLOX-PAI's pooling block (``add_ppf``): a 1x1 conv to half the channels, three chained
+    stride-1 max-pools, the four maps concatenated and a 1x1 conv to ``out_channels``."""
+
+    def __init__(self, in_channels: int, out_channels: int, norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'), kernel_size: int = 5):
+        super().__init__()
+        hidden = in_channels // 2
+        self.conv1 = ConvModule(in_channels, hidden, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.conv2 = ConvModule(hidden * 4, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.maxpool = nn.MaxPool2d(kernel_size, stride=1, padding=kernel_size // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        y1 = self.maxpool(x)
+        y2 = self.maxpool(y1)
+        return self.conv2(torch.cat([x, y1, y2, self.maxpool(y2)], 1))
+
+
 @MODELS.register_module()
 class RepVGG(BaseModule):
     """RepVGG backbone with MMPretrain's arguments and module names: a RepVGG block stem
@@ -136,6 +155,7 @@ class RepVGG(BaseModule):
         out_indices, strides, dilations: per stage.
         frozen_stages: freeze the stem and the first ``frozen_stages`` stages (-1: none).
         deploy: build the re-parameterised form directly.
+        add_ppf: apply :class:`MTSPPF` to the last stage's output (YOLOX-PAI's RepVGG).
         conv_cfg / norm_cfg / act_cfg, norm_eval, with_cp: as usual.
     """
     prefers_channels_last = True
@@ -161,7 +181,7 @@ class RepVGG(BaseModule):
                  out_indices: Sequence[int] = (3,), strides: Sequence[int] = (2, 2, 2, 2),
                  dilations: Sequence[int] = (1, 1, 1, 1), frozen_stages: int = -1, conv_cfg: dict | None = None,
                  norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU'), with_cp: bool = False,
-                 deploy: bool = False, norm_eval: bool = False,
+                 deploy: bool = False, norm_eval: bool = False, add_ppf: bool = False,
                  init_cfg: dict | list[dict] | None = [dict(type='Kaiming', layer=['Conv2d']),
                                                        dict(type='Constant', val=1,
                                                             layer=['_BatchNorm', 'GroupNorm'])]):
@@ -171,9 +191,11 @@ class RepVGG(BaseModule):
                 raise ConfigError(f'RepVGG arch {arch!r} is unknown.{did_you_mean(arch, self.arch_settings)} '
                                   f'Choose one of {", ".join(self.arch_settings)}.')
             arch = self.arch_settings[arch]
-        elif not isinstance(arch, dict) or not {'num_blocks', 'width_factor'} <= set(arch):
-            raise ConfigError('RepVGG arch must be a name or a dict with num_blocks and width_factor, '
-                              f'got {arch!r}')
+        elif not isinstance(arch, dict):  # MMPretrain raises TypeError here (a list is not an arch)
+            raise ConfigTypeError('RepVGG arch must be a name or a dict with num_blocks and width_factor, '
+                                  f'got the {type(arch).__name__} {arch!r}')
+        elif not {'num_blocks', 'width_factor'} <= set(arch):
+            raise ConfigKeyError(f'RepVGG arch dict needs num_blocks and width_factor, got keys {sorted(arch)}')
         arch = {'group_layer_map': None, 'se_cfg': None, **arch}
         if not len(arch['num_blocks']) == len(arch['width_factor']) == len(strides) == len(dilations):
             raise ConfigError('RepVGG: num_blocks, width_factor, strides and dilations need the same length')
@@ -202,6 +224,8 @@ class RepVGG(BaseModule):
                 block_idx += 1
             self.add_module(f'stage_{i + 1}', nn.Sequential(*blocks))
             self.stages.append(f'stage_{i + 1}')
+        # YOLOX-PAI's variant pools the last stage's output at three scales
+        self.ppf = MTSPPF(channels, channels, norm_cfg=norm_cfg, act_cfg=act_cfg) if add_ppf else nn.Identity()
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -209,6 +233,8 @@ class RepVGG(BaseModule):
         outs = []
         for i, name in enumerate(self.stages):
             x = getattr(self, name)(x)
+            if i == len(self.stages) - 1:
+                x = self.ppf(x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)

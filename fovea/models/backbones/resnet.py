@@ -26,9 +26,9 @@ from fovea.models.layers.drop import DropPath
 from fovea.models.layers.freeze import freeze_module, set_bn_eval
 from fovea.models.layers.se import SELayer
 from fovea.registry import MODELS
-from fovea.utils.errors import ConfigError
+from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError
 
-__all__ = ['BasicBlock', 'Bottleneck', 'ResLayer', 'ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNet_CIFAR']
+__all__ = ['BasicBlock', 'Bottleneck', 'get_expansion', 'ResLayer', 'ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNet_CIFAR']
 
 _DEFAULT_INIT = [dict(type='Kaiming', layer=['Conv2d']),
                  dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])]
@@ -170,17 +170,38 @@ class Bottleneck(_ResBlock):
         return self._finish(x, residual)
 
 
+def get_expansion(block: type[nn.Module], expansion: int | None = None) -> int:
+    """The expansion of ``block``: ``expansion`` when given, else ``block.expansion``, else 1 for
+    :class:`BasicBlock` and 4 for :class:`Bottleneck` subclasses (MMPretrain's rule)."""
+    if expansion is None:
+        if hasattr(block, 'expansion'):
+            return block.expansion
+        if issubclass(block, BasicBlock):
+            return 1
+        if issubclass(block, Bottleneck):
+            return 4
+        raise ConfigTypeError(f'{block.__name__} has no expansion attribute and is not a BasicBlock or '
+                              f'Bottleneck; pass expansion=...')
+    if not isinstance(expansion, int) or isinstance(expansion, bool):
+        raise ConfigTypeError(f'expansion must be an int or None, got {expansion!r}')
+    if expansion <= 0:
+        raise ConfigError(f'expansion must be positive, got {expansion}')
+    return expansion
+
+
 class ResLayer(nn.Sequential):
     """One stage: ``num_blocks`` blocks, the first one changing stride/width with a projected shortcut.
 
     Args:
+        expansion: block expansion; None infers it from ``block`` (:func:`get_expansion`).
         avg_down: make the projection ``AvgPool(stride) -> 1x1 conv`` instead of a strided 1x1 conv (V1d).
         **kwargs: passed to every block.
     """
 
     def __init__(self, block: type[nn.Module], num_blocks: int, in_channels: int, out_channels: int,
-                 expansion: int, stride: int = 1, avg_down: bool = False, conv_cfg: dict | None = None,
-                 norm_cfg: dict = dict(type='BN'), **kwargs):
+                 expansion: int | None = None, stride: int = 1, avg_down: bool = False,
+                 conv_cfg: dict | None = None, norm_cfg: dict = dict(type='BN'), **kwargs):
+        expansion = get_expansion(block, expansion)
         downsample = None
         if stride != 1 or in_channels != out_channels:
             layers: list[nn.Module] = []
@@ -196,6 +217,7 @@ class ResLayer(nn.Sequential):
         blocks += [block(in_channels=out_channels, out_channels=out_channels, expansion=expansion, stride=1,
                          conv_cfg=conv_cfg, norm_cfg=norm_cfg, **kwargs) for _ in range(1, num_blocks)]
         super().__init__(*blocks)
+        self.block, self.expansion = block, expansion
 
 
 @MODELS.register_module()
@@ -240,8 +262,8 @@ class ResNet(BaseModule):
                  zero_init_residual: bool = True, init_cfg: dict | list[dict] | None = _DEFAULT_INIT,
                  drop_path_rate: float = 0.0):
         super().__init__(init_cfg)
-        if depth not in self.arch_settings:
-            raise ConfigError(f'{type(self).__name__} has no depth {depth}; choose one of '
+        if depth not in self.arch_settings:  # a KeyError in MMPretrain
+            raise ConfigKeyError(f'{type(self).__name__} has no depth {depth}; choose one of '
                               f'{sorted(self.arch_settings)}.')
         if not 1 <= num_stages <= 4:
             raise ConfigError(f'num_stages must be 1..4, got {num_stages}')
@@ -264,7 +286,7 @@ class ResNet(BaseModule):
         self.zero_init_residual = zero_init_residual
         self.block, stage_blocks = self.arch_settings[depth]
         self.stage_blocks = stage_blocks[:num_stages]
-        self.expansion = expansion or (1 if self.block is BasicBlock else 4)
+        self.expansion = get_expansion(self.block, expansion)
 
         self._make_stem_layer(in_channels, stem_channels)
         self.res_layers: list[str] = []

@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from fovea.models.backbones.resnet import Bottleneck, ResNet
 from fovea.models.backbones.resnext import ResNeXt
+from fovea.models.layers.se import SELayer  # noqa: F401  (importable from here, as in MMPretrain)
 from fovea.registry import MODELS
 
-__all__ = ['SEResNet', 'SEResNeXt']
+__all__ = ['SEBottleneck', 'SEResNet', 'SEResNeXt']
+
+
+class SEBottleneck(Bottleneck):
+    """A :class:`Bottleneck` with a squeeze-and-excitation gate (``se_ratio`` 16 by default)."""
+
+    def __init__(self, in_channels: int, out_channels: int, se_ratio: int = 16, **kwargs):
+        super().__init__(in_channels, out_channels, se_ratio=se_ratio, **kwargs)
 
 
 @MODELS.register_module()
@@ -22,9 +30,9 @@ class SEResNet(ResNet):
     """
 
     arch_settings = {
-        50: (Bottleneck, (3, 4, 6, 3)),
-        101: (Bottleneck, (3, 4, 23, 3)),
-        152: (Bottleneck, (3, 8, 36, 3)),
+        50: (SEBottleneck, (3, 4, 6, 3)),
+        101: (SEBottleneck, (3, 4, 23, 3)),
+        152: (SEBottleneck, (3, 8, 36, 3)),
     }
 
     def __init__(self, depth: int, se_ratio: int = 16, **kwargs):

@@ -11,6 +11,7 @@ from fovea.models.backbones.shufflenet_v1 import ShuffleNetBase
 from fovea.models.layers.channel_shuffle import channel_shuffle
 from fovea.models.layers.conv import ConvModule
 from fovea.registry import MODELS
+from fovea.utils.errors import ConfigError
 
 __all__ = ['ShuffleNetV2', 'ShuffleV2Block']
 
@@ -31,7 +32,7 @@ class ShuffleV2Block(nn.Module):
         self.with_cp = with_cp
         branch = out_channels // 2
         if stride == 1 and in_channels != branch * 2:
-            raise ValueError(f'ShuffleV2Block with stride 1 needs in_channels ({in_channels}) == out_channels '
+            raise ConfigError(f'ShuffleV2Block with stride 1 needs in_channels ({in_channels}) == out_channels '
                              f'({out_channels})')
         if stride > 1:
             self.branch1 = nn.Sequential(
@@ -58,6 +59,10 @@ class ShuffleV2Block(nn.Module):
             import torch.utils.checkpoint as cp
             return cp.checkpoint(self._inner_forward, x, use_reentrant=False)
         return self._inner_forward(x)
+
+
+#: MMPretrain's name for the block (importable from this module, as in MMPretrain)
+InvertedResidual = ShuffleV2Block
 
 
 @MODELS.register_module()

@@ -2,8 +2,8 @@
 Windows", ICCV 2021).
 
 MMPretrain's arguments, arch names and state-dict names (``stages.N.blocks.M.attn.w_msa``,
-``stages.N.downsample``, ``normN``). Any input size runs: maps that are not a multiple of the
-window are padded, and maps smaller than the window attend in one shrunk window.
+``stages.N.downsample``, ``normN``). Maps that are not a multiple of the window are padded; a map
+smaller than the window is refused as in MMPretrain unless ``pad_small_map=True`` pads it.
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ class SwinTransformer(BaseModule):
         with_cp: gradient checkpointing.
         frozen_stages: freeze the patch embedding and stages 0..N (-1 freezes nothing).
         norm_eval: keep batch norms in eval mode (no effect with LN).
-        pad_small_map: pad maps smaller than the window instead of shrinking the window.
+        pad_small_map: pad maps smaller than the window instead of refusing them.
         norm_cfg: the output norms (``norm{i}``); None for none.
         stage_cfgs / patch_cfg: extra arguments of the stages / patch embedding.
     """

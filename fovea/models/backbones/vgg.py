@@ -15,7 +15,7 @@ from fovea.models.base import BaseModule
 from fovea.models.layers.conv import ConvModule
 from fovea.models.layers.freeze import freeze_module, set_bn_eval
 from fovea.registry import MODELS
-from fovea.utils.errors import ConfigError
+from fovea.utils.errors import ConfigError, ConfigKeyError
 
 __all__ = ['VGG']
 
@@ -62,7 +62,7 @@ class VGG(BaseModule):
                      dict(type='Normal', std=0.01, layer=['Linear'])]):
         super().__init__(init_cfg)
         if depth not in self.arch_settings:
-            raise ConfigError(f'VGG has no depth {depth}; choose one of {sorted(self.arch_settings)}.')
+            raise ConfigKeyError(f'VGG has no depth {depth}; choose one of {sorted(self.arch_settings)}.')
         if not 1 <= num_stages <= 5:
             raise ConfigError(f'VGG num_stages must be 1..5, got {num_stages}')
         if len(dilations) < num_stages:

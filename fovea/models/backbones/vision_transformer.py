@@ -18,7 +18,7 @@ from fovea.models.layers.conv import build_norm_layer
 from fovea.models.layers.patch_embed import PatchEmbed, resize_pos_embed, to_2tuple
 from fovea.models.layers.transformer import TransformerEncoderLayer
 from fovea.registry import MODELS
-from fovea.utils.errors import ConfigError, did_you_mean
+from fovea.utils.errors import ConfigError, ConfigTypeError, did_you_mean
 
 __all__ = ['VisionTransformer']
 
@@ -44,6 +44,9 @@ def _linspace(end: float, n: int) -> list[float]:
 
 
 def _out_indices(out_indices: int | Sequence[int], num: int, owner: str) -> list[int]:
+    if not isinstance(out_indices, (int, Sequence)) or isinstance(out_indices, str):  # e.g. a dict
+        raise ConfigTypeError(f'{owner} out_indices must be an int or a sequence of ints, '
+                              f'got {type(out_indices).__name__} {out_indices!r}.')
     idx = [out_indices] if isinstance(out_indices, int) else list(out_indices)
     out = []
     for i in idx:

@@ -12,6 +12,7 @@ from torch import nn
 from fovea.models.layers.conv import ConvModule
 from fovea.models.layers.drop import DropPath
 from fovea.models.layers.se import SELayer
+from fovea.utils.errors import ConfigError
 
 __all__ = ['InvertedResidual']
 
@@ -40,7 +41,7 @@ class InvertedResidual(nn.Module):
                  drop_path_rate: float = 0., with_cp: bool = False):
         super().__init__()
         if stride not in (1, 2):
-            raise ValueError(f'InvertedResidual stride must be 1 or 2, got {stride}')
+            raise ConfigError(f'InvertedResidual stride must be 1 or 2, got {stride}')
         self.with_res_shortcut = stride == 1 and in_channels == out_channels
         self.with_cp = with_cp
         self.with_se = se_cfg is not None

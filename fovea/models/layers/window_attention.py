@@ -23,6 +23,7 @@ from torch import nn
 from fovea.models.base import BaseModule
 from fovea.models.layers.patch_embed import resize_relative_position_bias_table, to_2tuple
 from fovea.models.layers.transformer import build_dropout
+from fovea.utils.errors import ConfigError
 
 __all__ = ['masked_attention', 'window_partition', 'window_reverse', 'shifted_window_mask', 'relative_position_index',
            'WindowMSA', 'ShiftWindowMSA']
@@ -202,8 +203,8 @@ class ShiftWindowMSA(BaseModule):
         shift_size: cyclic shift (0 <= shift < window); 0 is plain window attention.
         dropout_layer: DropPath/Dropout on the output.
         pad_small_map: maps smaller than the window are padded up to it (detection style). When
-            False (classification), such maps use one window of the map's size without shift, and a
-            map exactly one window large is not shifted.
+            False (classification), such maps are a ConfigError (as in MMPretrain), and a map exactly
+            one window large is not shifted.
         **kwargs: passed to :class:`WindowMSA` (qkv_bias, qk_scale, attn_drop, proj_drop).
     """
 
@@ -227,8 +228,11 @@ class ShiftWindowMSA(BaseModule):
             raise ValueError(f'ShiftWindowMSA got {L} tokens for a {H}x{W} map')
         x = query.view(B, H, W, C)
         ws, shift = self.window_size, self.shift_size
-        if min(H, W) <= ws and not self.pad_small_map:
-            ws, shift = min(H, W, ws), 0
+        if min(H, W) < ws and not self.pad_small_map:  # refused as in MMPretrain (an AssertionError there)
+            raise ConfigError(f'The input shape ({H}, {W}) is smaller than the window size ({ws}). Set '
+                              f'pad_small_map=True, decrease window_size, or feed larger images.')
+        if min(H, W) == ws and not self.pad_small_map:  # one window: no shift (the original Swin)
+            shift = 0
         pad_r, pad_b = (ws - W % ws) % ws, (ws - H % ws) % ws
         if pad_r or pad_b:
             x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))

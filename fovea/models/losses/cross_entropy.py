@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fovea.registry import MODELS
+from fovea.utils.errors import ConfigError
 
 __all__ = ['CrossEntropyLoss', 'reduce_loss']
 
@@ -35,7 +36,8 @@ class CrossEntropyLoss(nn.Module):
 
     Args:
         use_sigmoid: binary cross-entropy per class (multi-label).
-        use_soft: kept for MMPretrain configs; soft targets are detected from their shape.
+        use_soft: kept for MMPretrain configs; soft targets are detected from their shape. Refused
+            together with ``use_sigmoid`` (as in MMPretrain).
         reduction: 'mean', 'sum' or 'none'.
         loss_weight: multiplier of the loss.
         class_weight: per-class weights (length C).
@@ -48,13 +50,17 @@ class CrossEntropyLoss(nn.Module):
                  loss_weight: float = 1.0, class_weight: Sequence[float] | None = None,
                  pos_weight: Sequence[float] | None = None, label_smooth_val: float = 0.0):
         super().__init__()
+        if use_sigmoid and use_soft:
+            raise ConfigError('CrossEntropyLoss: use_sigmoid=True and use_soft=True cannot be set together; '
+                              'the sigmoid form already takes soft (B, C) targets.')
         self.use_sigmoid = use_sigmoid
+        self.use_soft = use_soft
         self.reduction = reduction
         self.loss_weight = loss_weight
         self.class_weight = class_weight
         self.pos_weight = pos_weight
         if not 0 <= label_smooth_val < 1:
-            raise ValueError(f'label_smooth_val must be in [0, 1), got {label_smooth_val}')
+            raise ConfigError(f'label_smooth_val must be in [0, 1), got {label_smooth_val}')
         self.label_smooth_val = label_smooth_val
 
     def forward(self, cls_score: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | None = None,

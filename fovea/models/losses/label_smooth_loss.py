@@ -10,6 +10,7 @@ from torch import nn
 
 from fovea.models.losses.cross_entropy import CrossEntropyLoss
 from fovea.registry import MODELS
+from fovea.utils.errors import ConfigError
 
 __all__ = ['LabelSmoothLoss', 'to_one_hot_like']
 
@@ -44,12 +45,12 @@ class LabelSmoothLoss(nn.Module):
                  class_weight: Sequence[float] | None = None, pos_weight: Sequence[float] | None = None):
         super().__init__()
         if not 0 <= label_smooth_val < 1:
-            raise ValueError(f'LabelSmoothLoss label_smooth_val must be in [0, 1), got {label_smooth_val}')
+            raise ConfigError(f'LabelSmoothLoss label_smooth_val must be in [0, 1), got {label_smooth_val}')
         modes = ('original', 'classy_vision', 'multi_label')
         if mode not in modes:
-            raise ValueError(f'LabelSmoothLoss mode must be one of {modes}, got {mode!r}')
+            raise ConfigError(f'LabelSmoothLoss mode must be one of {modes}, got {mode!r}')
         if reduction not in ('none', 'mean', 'sum'):
-            raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+            raise ConfigError(f"LabelSmoothLoss reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
         self.num_classes = num_classes
         self.label_smooth_val = label_smooth_val
         self.mode = mode
@@ -63,11 +64,20 @@ class LabelSmoothLoss(nn.Module):
         self.ce = CrossEntropyLoss(use_sigmoid=self.use_sigmoid, use_soft=not self.use_sigmoid, reduction=reduction,
                                    class_weight=class_weight, pos_weight=pos_weight)
 
-    def smooth(self, one_hot: torch.Tensor) -> torch.Tensor:
-        """Smooth (B, C) one-hot (or multi-hot) targets."""
-        if self.mode == 'multi_label':
-            return torch.where(one_hot > 0, 1 - self._eps, self._eps).to(one_hot.dtype)
+    def original_smooth_label(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """``(1 - eps) * target + eps / C`` for (B, C) one-hot or mixed targets ('original' and
+        'classy_vision' modes; MMPretrain's method name)."""
         return one_hot * (1 - self._eps) + self._eps / one_hot.shape[1]
+
+    def multilabel_smooth_label(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """Positives ``1 - eps``, negatives ``eps`` ('multi_label' mode)."""
+        return torch.where(one_hot > 0, 1 - self._eps, self._eps).to(one_hot.dtype)
+
+    def smooth(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """Smooth (B, C) one-hot (or multi-hot) targets as the mode says."""
+        if self.mode == 'multi_label':
+            return self.multilabel_smooth_label(one_hot)
+        return self.original_smooth_label(one_hot)
 
     def forward(self, cls_score: torch.Tensor, label: torch.Tensor, weight: torch.Tensor | None = None,
                 avg_factor: float | None = None, reduction_override: str | None = None) -> torch.Tensor:

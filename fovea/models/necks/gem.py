@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from fovea.registry import MODELS
+from fovea.utils.errors import ConfigError
 
 __all__ = ['GeneralizedMeanPooling', 'gem']
 
@@ -25,16 +26,17 @@ class GeneralizedMeanPooling(nn.Module):
         p: the power (>= 1); stored as the parameter ``p``.
         eps: lower clamp of the features.
         clamp: clamp the features to ``eps`` before the power.
-        p_trainable: learn ``p``.
+        p_trainable: learn ``p`` (True by default, as in MMPretrain).
     """
 
-    def __init__(self, p: float = 3., eps: float = 1e-6, clamp: bool = True, p_trainable: bool = False):
+    def __init__(self, p: float = 3., eps: float = 1e-6, clamp: bool = True, p_trainable: bool = True):
         super().__init__()
         if p < 1:
-            raise ValueError(f'GeneralizedMeanPooling needs p >= 1, got {p}')
+            raise ConfigError(f'GeneralizedMeanPooling needs p >= 1, got {p}')
         self.p = nn.Parameter(torch.ones(1) * p, requires_grad=p_trainable)
         self.eps = eps
         self.clamp = clamp
+        self.p_trainable = p_trainable
 
     def init_weights(self) -> None:
         """``p`` keeps its constructor value."""
