@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import importlib
 import inspect
 from typing import Any, Callable, Iterator, Mapping
@@ -52,9 +53,10 @@ class Registry:
             their members.
     """
 
-    def __init__(self, name: str, locations: tuple[str, ...] = ()):
+    def __init__(self, name: str, locations: tuple[str, ...] = (), mmpretrain: str | None = None):
         self.name = name
         self.locations = locations
+        self.mmpretrain = mmpretrain  # the MMPretrain registry holding the same kind of types
         self._modules: dict[str, Callable] = {}
         self._imported = False
 
@@ -111,12 +113,40 @@ class Registry:
             return default
         where = current_key_path()
         where = f' at {where}.type' if where else ''
+        missing = not_implemented(name, self.mmpretrain)
+        if missing:
+            raise ConfigKeyError(f'{name!r}{where} is {missing} that fovea does not implement yet (it is not a '
+                                 f'typo). Registered {self.name} types: {", ".join(sorted(self._modules))}.')
         raise ConfigKeyError(  # a KeyError, as MMEngine's registry raises
             f'Unknown {self.name} type {name!r}{where}.{did_you_mean(name, self._modules)} '
             f'Registered {self.name} types: {", ".join(sorted(self._modules)) or "(none)"}.')
 
     def build(self, cfg: Any, key: str | None = None, **default_args: Any) -> Any:
         return build(cfg, self, key=key, **default_args)
+
+
+#: look-alike names of models fovea does not implement, which a suggestion would silently replace by another
+_NOT_IMPLEMENTED_ALIASES = {'convnextv2': "a ConvNeXt V2 name (MMPretrain builds V2 as type='ConvNeXt' with "
+                                          "use_grn=True; fovea's ConvNeXt is V1, a different network)"}
+
+
+@functools.lru_cache(maxsize=1)
+def mmpretrain_names() -> dict:
+    """The type names MMPretrain 1.2.0 registers, per registry, and its model-zoo names (bundled data)."""
+    import json
+    from pathlib import Path
+    return json.loads((Path(__file__).parent / 'data' / 'assets' / 'mmpretrain_1.2.0_names.json').read_text())
+
+
+def not_implemented(name: str, mmpretrain_registry: str | None) -> str:
+    """'an MMPretrain model' (or a description) when ``name`` is a known type fovea lacks, else ''."""
+    alias = _NOT_IMPLEMENTED_ALIASES.get(name.lower().replace('-', '').replace('_', ''))
+    if alias and mmpretrain_registry == 'MODELS':
+        return alias
+    if mmpretrain_registry and name in mmpretrain_names()['registries'].get(mmpretrain_registry, ()):
+        kind = mmpretrain_registry.lower().rstrip('s').replace('_', ' ')
+        return f'an MMPretrain 1.2.0 {kind}'
+    return ''
 
 
 def _check_signature(obj: Callable, kwargs: Mapping[str, Any], type_name: str) -> None:
@@ -204,16 +234,16 @@ def build(cfg: Any, registry: Registry, key: str | None = None, **default_args: 
             raise
 
 
-MODELS = Registry('model', ('fovea.models',))
-DATASETS = Registry('dataset', ('fovea.data',))
-TRANSFORMS = Registry('transform', ('fovea.data',))
-DATA_SAMPLERS = Registry('data sampler', ('fovea.data',))
+MODELS = Registry('model', ('fovea.models',), 'MODELS')
+DATASETS = Registry('dataset', ('fovea.data',), 'DATASETS')
+TRANSFORMS = Registry('transform', ('fovea.data',), 'TRANSFORMS')
+DATA_SAMPLERS = Registry('data sampler', ('fovea.data',), 'DATA_SAMPLERS')
 FUNCTIONS = Registry('function', ('fovea.data',))  # collate functions and other callables
-BATCH_AUGMENTS = Registry('batch augment', ('fovea.models',))
-METRICS = Registry('metric', ('fovea.evaluation',))
-OPTIMIZERS = Registry('optimizer', ('fovea.engine',))
+BATCH_AUGMENTS = Registry('batch augment', ('fovea.models',), 'BATCH_AUGMENTS')
+METRICS = Registry('metric', ('fovea.evaluation',), 'METRICS')
+OPTIMIZERS = Registry('optimizer', ('fovea.engine',), 'OPTIMIZERS')
 OPTIM_WRAPPERS = Registry('optim wrapper', ('fovea.engine',))
-OPTIM_WRAPPER_CONSTRUCTORS = Registry('optim wrapper constructor', ('fovea.engine',))
-PARAM_SCHEDULERS = Registry('parameter scheduler', ('fovea.engine',))
-HOOKS = Registry('hook', ('fovea.engine',))
-LOOPS = Registry('loop', ('fovea.engine',))
+OPTIM_WRAPPER_CONSTRUCTORS = Registry('optim wrapper constructor', ('fovea.engine',), 'OPTIM_WRAPPER_CONSTRUCTORS')
+PARAM_SCHEDULERS = Registry('parameter scheduler', ('fovea.engine',), 'PARAM_SCHEDULERS')
+HOOKS = Registry('hook', ('fovea.engine',), 'HOOKS')
+LOOPS = Registry('loop', ('fovea.engine',), 'LOOPS')

@@ -44,6 +44,10 @@ def model_index() -> dict[str, dict]:
 def find_entry(name: str) -> dict:
     index = model_index()
     if name not in index:
+        from fovea.registry import mmpretrain_names
+        if name in mmpretrain_names()['model_zoo']:
+            raise ConfigError(f'{name!r} is a model of MMPretrain 1.2.0\'s model zoo that fovea does not provide yet '
+                              f'(it is not a typo). `fovea list-models` lists the {len(index)} available names.')
         raise ConfigError(f'Unknown model name {name!r}.{did_you_mean(name, index)} '
                           f'`fovea list-models` lists the {len(index)} available names.')
     return index[name]

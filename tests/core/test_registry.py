@@ -46,3 +46,52 @@ def test_missing_type_and_duplicate_registration():
     with pytest.raises(KeyError, match='already registered'):
         reg.register_module(name='A', module=type('A', (), {}))
     assert reg.get('A') is A and 'A' in reg
+
+
+# ---- types MMPretrain has and fovea does not: said so, never "Did you mean" a look-alike
+@pytest.mark.parametrize('registry,name,kind', [
+    ('MODELS', 'XCiT', 'model'), ('MODELS', 'mmpretrain.EfficientFormer', 'model'),
+    ('TRANSFORMS', 'Albu', 'transform'), ('METRICS', 'RetrievalRecall', 'metric'), ('HOOKS', 'SimSiamHook', 'hook')])
+def test_mmpretrain_type_fovea_lacks_is_not_called_a_typo(registry, name, kind):
+    import fovea.registry as R
+    with key_scope('model'), key_scope('backbone'), pytest.raises(ConfigError) as info:
+        getattr(R, registry).get(name)
+    msg = str(info.value)
+    assert f"{name.split('.')[-1]!r} at model.backbone.type is an MMPretrain 1.2.0 {kind} that fovea does not " \
+           f"implement yet" in msg and 'Did you mean' not in msg
+
+
+def test_typos_still_get_suggestions():
+    with pytest.raises(ConfigError, match="Unknown model type 'ResNett'. Did you mean 'ResNet'"):
+        MODELS.get('ResNett')
+
+
+@pytest.mark.parametrize('cfg', [dict(type='ConvNeXtV2', arch='atto'), dict(type='ConvNeXt-V2'),
+                                 dict(type='ConvNeXt', arch='atto', use_grn=True, layer_scale_init_value=0.)])
+def test_convnext_v2_is_refused_instead_of_building_v1(cfg):
+    with pytest.raises(ConfigError, match='ConvNeXt V2.*(does not implement yet|is V1)') as info:
+        MODELS.build(cfg)
+    assert 'use_grn=False' not in str(info.value) and 'Did you mean' not in str(info.value)
+
+
+def test_mmpretrain_zoo_name_fovea_lacks_is_said_so():
+    from fovea.zoo import find_entry
+    with pytest.raises(ConfigError, match="'convnext-v2-atto_3rdparty-fcmae_in1k' is a model of MMPretrain "
+                                          "1.2.0's model zoo that fovea does not provide yet"):
+        find_entry('convnext-v2-atto_3rdparty-fcmae_in1k')
+    with pytest.raises(ConfigError, match="Did you mean 'resnet50_8xb32_in1k'"):
+        find_entry('resnet5_8xb32_in1k')
+
+
+@pytest.mark.reference
+def test_bundled_mmpretrain_names_match_mmpretrain():
+    mmpretrain = pytest.importorskip('mmpretrain')
+    import mmpretrain.registry as mm
+    from mmpretrain.utils import register_all_modules
+
+    from fovea.registry import mmpretrain_names
+    register_all_modules(init_default_scope=False)
+    table = mmpretrain_names()
+    for name, names in table['registries'].items():
+        assert names == sorted(getattr(mm, name).module_dict), name
+    assert table['model_zoo'] == sorted(mmpretrain.list_models())

@@ -100,9 +100,13 @@ class ConvNeXt(BaseModule):
                      dict(type='TruncNormal', layer=['Conv2d', 'Linear'], std=.02, bias=0.),
                      dict(type='Constant', layer=['LayerNorm'], val=1., bias=0.)]):
         super().__init__(init_cfg)
-        if not linear_pw_conv or use_grn:
-            raise ConfigError('ConvNeXt: linear_pw_conv=False and use_grn=True (ConvNeXt V2) are not supported; '
-                              'use the defaults linear_pw_conv=True, use_grn=False.')
+        if use_grn:
+            raise ConfigError('ConvNeXt use_grn=True is ConvNeXt V2 (MMPretrain\'s convnext_v2 configs), an MMPretrain '
+                              'model fovea does not implement yet. Leaving out use_grn would build ConvNeXt V1, a '
+                              'different network that V2 weights do not fit.')
+        if not linear_pw_conv:
+            raise ConfigError('ConvNeXt linear_pw_conv=False (1x1 convolutions instead of Linear layers) is not '
+                              'implemented; the two compute the same function, so use linear_pw_conv=True.')
         if isinstance(arch, str):
             if arch not in self.arch_settings:
                 raise ConfigError(f'ConvNeXt arch {arch!r} is unknown.{did_you_mean(arch, self.arch_settings)} '
