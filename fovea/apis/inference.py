@@ -38,17 +38,18 @@ ImageInput = Any  # str | Path | PIL.Image | np.ndarray | torch.Tensor
 
 # ---------------------------------------------------------------------------------------- image inputs
 def load_image(path: str | os.PathLike) -> torch.Tensor:
-    """Decode an image file to a uint8 (3, H, W) RGB tensor (greyscale files stay 1 channel)."""
-    from PIL import Image, UnidentifiedImageError
+    """Decode an image file to a uint8 (3, H, W) RGB tensor (greyscale files stay 1 channel).
+
+    It is the training loader's decoder (:func:`fovea.data.transforms.loading.read_image`): EXIF
+    orientation applied, decompression bombs refused from the header, and a truncated, corrupt or
+    missing file is a :class:`DataError` that names it."""
+    from fovea.data.transforms.loading import read_image
     if not os.path.isfile(path):
         raise DataError(f'image file {str(path)!r} does not exist; check the path')
-    try:
-        with Image.open(path) as im:
-            im = im.convert('L') if im.mode in ('L', 'I;16', 'I', '1') else im.convert('RGB')
-            arr = np.asarray(im)
-    except UnidentifiedImageError as exc:
-        raise DataError(f'{str(path)!r} is not an image PIL can read') from exc
-    return _array_to_tensor(arr)
+    img = read_image(str(path), 'unchanged')  # as stored: greyscale stays 1 channel
+    if img.shape[0] in (2, 4):  # drop alpha
+        img = img[:img.shape[0] - 1]
+    return img.contiguous()
 
 
 def _array_to_tensor(arr: np.ndarray) -> torch.Tensor:
@@ -80,8 +81,20 @@ def _tensor_to_uint8(t: torch.Tensor) -> torch.Tensor:
     return (t * scale).round().clamp(0, 255).to(torch.uint8)
 
 
-def collect_images(inputs: ImageInput | Sequence[ImageInput]) -> list[tuple[torch.Tensor, str | None]]:
-    """Expand inputs into ``(uint8 CHW tensor, path or None)`` pairs; folders give their images, sorted."""
+def collect_images(inputs: ImageInput | Sequence[ImageInput],
+                   skipped: list[tuple[str, str]] | None = None) -> list[tuple[torch.Tensor, str | None]]:
+    """Expand inputs into ``(uint8 CHW tensor, path or None)`` pairs; folders give their images, sorted.
+
+    An unreadable image file is a :class:`DataError` naming it; with a ``skipped`` list it is left
+    out instead and ``(path, reason)`` is appended to that list."""
+    def read(path: Path) -> None:
+        try:
+            out.append((load_image(path), str(path)))
+        except DataError as exc:
+            if skipped is None:
+                raise
+            skipped.append((str(path), str(exc)))
+
     from PIL import Image
     if isinstance(inputs, torch.Tensor) and inputs.ndim == 4:
         return [(_tensor_to_uint8(t), None) for t in inputs]
@@ -95,9 +108,10 @@ def collect_images(inputs: ImageInput | Sequence[ImageInput]) -> list[tuple[torc
                 files = sorted(f for f in p.rglob('*') if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
                 if not files:
                     raise DataError(f'folder {str(p)!r} holds no images with extensions {IMAGE_EXTENSIONS}')
-                out.extend((load_image(f), str(f)) for f in files)
+                for f in files:
+                    read(f)
             else:
-                out.append((load_image(p), str(p)))
+                read(p)
         elif isinstance(item, Image.Image):
             out.append((_array_to_tensor(np.asarray(item.convert('RGB') if item.mode not in ('L', 'RGB')
                                                     else item)), None))
@@ -212,6 +226,16 @@ class _BaseInferencer:
             return img.expand(3, -1, -1).contiguous()
         raise DataError(f'the model takes {self.in_channels}-channel images; got an image with {c} channels')
 
+    def collect(self, inputs: ImageInput | Sequence[ImageInput], skip_bad: bool = False):
+        """:func:`collect_images`; with ``skip_bad`` unreadable files are left out and listed, as
+        ``(path, reason)``, in ``self.skipped``."""
+        self.skipped: list[tuple[str, str]] = []
+        images = collect_images(inputs, self.skipped if skip_bad else None)
+        if not images and self.skipped:
+            raise DataError(f'none of the {len(self.skipped)} images could be read; the first: '
+                            f'{self.skipped[0][1]}')
+        return images
+
     def preprocess(self, images: list[tuple[torch.Tensor, str | None]]) -> list[dict]:
         """Run the test pipeline on each image: packed ``{'inputs', 'data_samples'}`` dicts."""
         out = []
@@ -255,10 +279,12 @@ class ImageClassificationInferencer(_BaseInferencer):
                                                                    else None)
 
     @torch.no_grad()
-    def __call__(self, inputs: ImageInput | Sequence[ImageInput], batch_size: int = 1) -> list[dict]:
+    def __call__(self, inputs: ImageInput | Sequence[ImageInput], batch_size: int = 1,
+                 skip_bad: bool = False) -> list[dict]:
         """One dict per image: ``pred_label`` (int), ``pred_score`` (float), ``pred_class`` (str or None),
-        ``pred_scores`` (numpy array of every class's probability) and ``img_path`` when read from a file."""
-        images = collect_images(inputs)
+        ``pred_scores`` (numpy array of every class's probability) and ``img_path`` when read from a file.
+        An unreadable file is a DataError naming it; ``skip_bad=True`` leaves it out (see ``self.skipped``)."""
+        images = self.collect(inputs, skip_bad)
         packed = self.preprocess(images)
         results: list[dict] = []
         for batch in self.batches(packed, batch_size):
@@ -309,9 +335,11 @@ class FeatureExtractor(_BaseInferencer):
         self.stage = stage
 
     @torch.no_grad()
-    def __call__(self, inputs: ImageInput | Sequence[ImageInput], batch_size: int = 1) -> list[Any]:
-        """One entry per image: a tuple of CPU tensors (one per stage), or a single tensor."""
-        packed = self.preprocess(collect_images(inputs))
+    def __call__(self, inputs: ImageInput | Sequence[ImageInput], batch_size: int = 1,
+                 skip_bad: bool = False) -> list[Any]:
+        """One entry per image: a tuple of CPU tensors (one per stage), or a single tensor
+        (``skip_bad``: as :class:`ImageClassificationInferencer`)."""
+        packed = self.preprocess(self.collect(inputs, skip_bad))
         out: list[Any] = []
         for batch in self.batches(packed, batch_size):
             feats = self.model.extract_feat(batch['inputs'], stage=self.stage)

@@ -14,6 +14,9 @@ def add_arguments(parser) -> None:
     parser.add_argument('--device', help="'cpu' or 'cuda' (default: cuda when available)")
     parser.add_argument('--out', help='write the predictions to this JSON file')
     parser.add_argument('--show-dir', help='save each image with its top-k drawn on it here (PNG)')
+    parser.add_argument('--skip-bad', action='store_true',
+                        help='go on past unreadable images (corrupt, truncated, too large) and report how many '
+                             'were skipped (default: stop at the first, naming it)')
 
 
 def run(args) -> int:
@@ -28,7 +31,7 @@ def run(args) -> int:
     if not pretrained:
         print('Warning: no checkpoint given and none published for this model: predictions come from '
               'randomly initialised weights.')
-    results = inferencer(args.images, batch_size=args.batch_size)
+    results = inferencer(args.images, batch_size=args.batch_size, skip_bad=args.skip_bad)
     records = []
     for i, res in enumerate(results):
         top = inferencer.topk(res, args.topk)
@@ -38,15 +41,22 @@ def run(args) -> int:
                         'pred_score': res['pred_score'], 'pred_class': res['pred_class'],
                         'topk': [{'label': lbl, 'class': c, 'score': s} for lbl, c, s in top],
                         'pred_scores': [float(x) for x in res['pred_scores']]})
+    skipped = inferencer.skipped
+    if skipped:
+        print(f'Skipped {len(skipped)} unreadable image(s):')
+        for path, reason in skipped:
+            print(f'  {reason}')
     if args.out:
         from fovea.utils.io import atomic_write_text
         atomic_write_text(args.out, json.dumps({'model': args.model, 'checkpoint': args.checkpoint,
-                                                'predictions': records}, indent=1))
+                                                'predictions': records,
+                                                'skipped': [{'img_path': p, 'reason': r} for p, r in skipped]},
+                                               indent=1))
         print(f'Wrote {args.out}')
     if args.show_dir:
         from fovea.apis.inference import collect_images
         from fovea.tools.visualize import draw_text_panel, save_png
-        images = collect_images(args.images)
+        images = collect_images(args.images, [] if args.skip_bad else None)
         for i, ((img, path), rec) in enumerate(zip(images, records)):
             lines = [f"{t['class'] if t['class'] is not None else t['label']}: {t['score']:.3f}" for t in rec['topk']]
             stem = Path(path).stem if path else f'image_{i}'
