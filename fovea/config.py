@@ -455,6 +455,8 @@ class Config(ConfigDict):
             if not isinstance(cfg_options, Mapping):
                 cfg_options = parse_cfg_options(cfg_options)
             apply_options(data, cfg_options)
+        if data.get('custom_imports'):
+            import_custom_modules(data['custom_imports'], path, untrusted)
         cfg = cls(data)
         dict.__setattr__(cfg, 'filename', str(path))
         return cfg
@@ -484,6 +486,25 @@ class Config(ConfigDict):
             model.setdefault('data_preprocessor', copy.deepcopy(_unwrap(self['data_preprocessor'])))
         return model
 
+    def resolve_legacy_keys(self) -> None:
+        """Keys of older MMPretrain/mmcv configs that fovea does not use as they are: ``fp16=dict(loss_scale=...)``
+        (mmcv 1.x) becomes ``env_cfg.precision='fp16'`` (dynamic loss scaling), with a warning."""
+        import logging
+        fp16 = self.get('fp16')
+        if fp16 is None:
+            return
+        env = self.setdefault('env_cfg', ConfigDict())
+        precision = env.get('precision', 'auto')
+        if precision not in ('auto', 'fp16'):
+            raise ConfigError(f'fp16={fp16!r} (the mmcv 1.x mixed-precision key) contradicts '
+                              f'env_cfg.precision={precision!r}; remove one of them.')
+        env['precision'] = 'fp16'
+        logging.getLogger('fovea').warning(
+            f'fp16={_unwrap(fp16)!r} is the mmcv 1.x key for mixed precision: fovea trains with '
+            f"env_cfg.precision='fp16' and dynamic loss scaling (a static loss_scale is not used). Write "
+            f"env_cfg=dict(precision='fp16') instead to silence this.")
+        del self['fp16']
+
     def check_keys(self) -> None:
         """Fail on top-level keys that look like misspellings of known keys."""
         import difflib
@@ -494,6 +515,32 @@ class Config(ConfigDict):
             if close and close[0] not in self:
                 raise ConfigError(f'Unknown top-level config key {k!r} in {getattr(self, "filename", "config")}.'
                                   f' Did you mean {close[0]!r}? Rename it so fovea uses it.')
+
+
+def import_custom_modules(custom_imports: Any, filename: str | os.PathLike, untrusted: bool) -> None:
+    """MMEngine's ``custom_imports=dict(imports=['my_pkg.models'], allow_failed_imports=False)``: import the
+    modules so that their ``register_module`` calls run. Importing runs code, so untrusted configs refuse it."""
+    import importlib
+    import logging
+    if not isinstance(custom_imports, Mapping) or 'imports' not in custom_imports:
+        raise ConfigError(f'{filename}: custom_imports must be dict(imports=[module names], '
+                          f'allow_failed_imports=False), got {custom_imports!r}')
+    imports = custom_imports['imports']
+    imports = [imports] if isinstance(imports, str) else list(imports)
+    if untrusted:
+        raise ConfigError(f'{filename}: custom_imports={imports!r} would import and run Python modules, which an '
+                          f'untrusted (JSON/YAML) config may not do. If you trust this file, pass --trust '
+                          f'(Config.fromfile(..., untrusted=False)).')
+    for name in imports:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            if not custom_imports.get('allow_failed_imports', False):
+                raise ConfigError(f'{filename}: custom_imports could not import {name!r} ({exc}). Make it '
+                                  f'importable (installed, or its folder on PYTHONPATH), or set '
+                                  f'custom_imports.allow_failed_imports=True to go on without it.') from exc
+            logging.getLogger('fovea').warning(f'custom_imports: {name!r} could not be imported ({exc}); '
+                                               f'continuing (allow_failed_imports=True).')
 
 
 def _dumpable(v: Any) -> Any:

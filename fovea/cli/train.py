@@ -22,6 +22,8 @@ def add_arguments(parser) -> None:
     parser.add_argument('--deterministic', action='store_true', help='use deterministic algorithms')
     parser.add_argument('--device', help="'cpu', 'cuda' or 'auto'")
     parser.add_argument('--no-validate', action='store_true', help='skip validation during training')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        help="MMPretrain's switch, accepted; processes come from torchrun's environment either way")
     add_cfg_options(parser)
 
 
@@ -57,6 +59,8 @@ def run(args) -> int:
         rnd['seed'] = args.seed
     if args.deterministic:
         rnd['deterministic'] = True
+    if args.launcher:
+        cfg['launcher'] = args.launcher
     if args.no_validate:
         cfg['val_dataloader'] = cfg['val_evaluator'] = None
     runner = Runner.from_cfg(cfg)

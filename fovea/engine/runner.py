@@ -132,6 +132,7 @@ class Runner:
         self.auto_scale_lr = auto_scale_lr
         self.load_from, self.resume_from = load_from, resume
         self.env_cfg = dict(env_cfg or {})
+        _check_launcher(launcher)
         self.randomness = dict(randomness or {})
         for k in self.randomness:
             if k not in _RANDOMNESS_KEYS:
@@ -180,6 +181,7 @@ class Runner:
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'Runner':
         cfg.check_keys()
+        cfg.resolve_legacy_keys()
         c = copy.deepcopy(cfg)
         return cls(model=cfg.model_cfg(), work_dir=c.get('work_dir'), train_dataloader=c.get('train_dataloader'),
                    val_dataloader=c.get('val_dataloader'), test_dataloader=c.get('test_dataloader'),
@@ -623,6 +625,21 @@ class Runner:
         self.resumed_from = Path(path)
         self.call_hook('after_load_checkpoint', checkpoint=ckpt)
         self.logger.info(f'Resumed from {path} at epoch {self.epoch}, iteration {self.iter}.')
+
+
+def _check_launcher(launcher: str | None) -> None:
+    """MMEngine's ``launcher``: fovea always reads the process group from torchrun's environment (RANK,
+    WORLD_SIZE, ...), so 'none'/'pytorch' need nothing; other launchers are not used, which is said."""
+    if launcher in (None, 'none', 'pytorch'):
+        return
+    if launcher not in ('slurm', 'mpi'):
+        raise ConfigError(f"launcher={launcher!r} is not one of MMEngine's 'none', 'pytorch', 'slurm', 'mpi'.")
+    started = 'RANK' in os.environ and 'WORLD_SIZE' in os.environ
+    logging.getLogger('fovea').warning(
+        f"launcher={launcher!r}: fovea does not start processes through {launcher}; it reads the process group from "
+        f"torchrun's environment variables" + (' (found here, so they are used).' if started else
+                                               ' (none found: this is one process). Start the ranks with '
+                                               '`srun torchrun ... -m fovea train ...` (docs/training.md).'))
 
 
 def _train_loop_cfg(train_cfg: dict) -> dict:
