@@ -420,6 +420,9 @@ def check_untrusted(data: Any, filename: str | os.PathLike, where: str = '') -> 
             raise ConfigError(f'{filename}: {where + "." if where else ""}config={nested!r} is a Python config, '
                               f'which would run as code; an untrusted config may name only JSON/YAML or shipped '
                               f'configs. If you trust both files, pass --trust.')
+        if not where and data.get('custom_imports'):
+            raise ConfigError(f'{filename}: custom_imports would import Python modules; untrusted configs may '
+                              f'not use it. If you trust this file, pass --trust.')
         for k, v in data.items():
             check_untrusted(v, filename, f'{where}.{k}' if where else str(k))
     elif isinstance(data, (list, tuple)):
@@ -459,6 +462,27 @@ class Config(ConfigDict):
             import_custom_modules(data['custom_imports'], path, untrusted)
         cfg = cls(data)
         dict.__setattr__(cfg, 'filename', str(path))
+        return cfg
+
+    @classmethod
+    def from_dump(cls, text: str, source: str) -> 'Config':
+        """Read a config stored by :meth:`pretty_text` (e.g. in a checkpoint's ``meta.config``) without
+        running it: only ``name = <literal>`` lines are accepted, and the result is checked as an
+        untrusted config (registered types only), since checkpoints come from anyone."""
+        data: dict[str, Any] = {}
+        try:
+            tree = ast.parse(text, source)
+            for node in tree.body:
+                if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                        and isinstance(node.targets[0], ast.Name)):
+                    raise ValueError(f'line {node.lineno} is not `name = value`')
+                data[node.targets[0].id] = ast.literal_eval(node.value)
+        except (SyntaxError, ValueError) as exc:
+            raise ConfigError(f'The config stored in {source} is not plain data ({exc}), so fovea does not run '
+                              f'it; pass the config file instead (--config).') from None
+        check_untrusted(data, source)
+        cfg = cls(data)
+        dict.__setattr__(cfg, 'filename', source)
         return cfg
 
     @property

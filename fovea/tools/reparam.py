@@ -9,7 +9,6 @@ weights, switches, checks that the outputs did not change, and saves a checkpoin
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +43,7 @@ def _config_of(ckpt: dict, ckpt_path: str, config: Any) -> Any:
     text = (ckpt.get('meta') or {}).get('config') if isinstance(ckpt, dict) else None
     if not text:
         raise ConfigError(f'{ckpt_path} stores no config (not a fovea checkpoint?); pass the config with --config')
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / 'stored_config.py'
-        p.write_text(text)
-        return Config.fromfile(p)
+    return Config.from_dump(text, f'{ckpt_path} (meta.config)')  # read as data: a checkpoint never runs code
 
 
 def _set_deploy(model_cfg: dict, model: nn.Module, switched: list[str]) -> None:

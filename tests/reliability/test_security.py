@@ -166,6 +166,19 @@ def test_cli_treats_json_configs_as_untrusted(tmp_path, capsys):
     assert _run_cli(capsys, 'print-config', 'lenet5_digits', '--untrusted')[0] == 0  # shipped configs are fine
 
 
+def test_config_stored_in_a_checkpoint_is_read_as_data(tmp_path, capsys):
+    """`fovea reparameterize` builds the model from the checkpoint's meta.config: it ran that text as
+    Python, so a downloaded checkpoint could run code."""
+    marker = tmp_path / 'marker'
+    for text in (f'open({str(marker)!r}, "w")\nmodel = dict(type="ImageClassifier")\n',
+                 f'model = {{"type": "os.system", "command": "touch {marker}"}}\n',
+                 'custom_imports = {"imports": ["antigravity"]}\nmodel = {"type": "ImageClassifier"}\n'):
+        torch.save({'meta': {'config': text}, 'state_dict': {'w': torch.zeros(1)}}, tmp_path / 'evil.pth')
+        code, _, err = _run_cli(capsys, 'reparameterize', tmp_path / 'evil.pth', tmp_path / 'out.pth')
+        assert code == 1 and 'evil.pth (meta.config)' in err, err
+        assert not marker.exists() and not (tmp_path / 'out.pth').exists()
+
+
 def test_python_configs_do_run_code_as_documented(tmp_path):
     marker = tmp_path / 'marker'
     p = tmp_path / 'trusted.py'
