@@ -16,6 +16,9 @@ def add_arguments(parser) -> None:
                         help='model overrides, e.g. model.head.num_classes=10')
     parser.add_argument('--strict', action='store_true',
                         help='fail unless every tensor of the model is filled and nothing is left over')
+    parser.add_argument('--ema', action='store_true',
+                        help="take the checkpoint's moving-average weights (timm's state_dict_ema; MMPretrain's "
+                             "EMAHook already saves them as state_dict)")
     parser.add_argument('--trust', action='store_true',
                         help='if the safe reader cannot rebuild the file as data, unpickle it fully, running '
                              'any code in it (only for files you trust)')
@@ -24,6 +27,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from fovea.tools.convert_weights import convert_checkpoint
     report = convert_checkpoint(args.input, args.output, args.model, source=args.source, strict=args.strict,
-                                trust=args.trust, cfg_options=args.cfg_options)
+                                trust=args.trust, cfg_options=args.cfg_options,
+                                ema=True if args.ema else None)
     print(f'{args.input} -> {args.output}: {report}')
     return 0

@@ -37,7 +37,7 @@ from fovea.models.weights import load_weights
 from fovea.registry import HOOKS, LOOPS, MODELS, build, key_scope
 from fovea.utils.dist import barrier, broadcast_object, fail_together, get_dist_info, init_dist, is_main_process
 from fovea.utils.errors import CheckpointError, ConfigError, FoveaError, did_you_mean
-from fovea.utils.weights import read_weights
+from fovea.utils.weights import checkpoint_info, read_weights
 
 __all__ = ['Runner', 'NonFiniteLossError', 'TrainingInterrupted']
 
@@ -119,7 +119,8 @@ class Runner:
                  auto_scale_lr: dict | None = None, optim_wrapper: dict | None = None,
                  param_scheduler: dict | list | None = None, val_evaluator: Any = None, test_evaluator: Any = None,
                  default_hooks: dict | None = None, custom_hooks: list | None = None,
-                 load_from: str | None = None, resume: bool | str = False, launcher: str = 'none',
+                 load_from: str | None = None, load_from_ema: bool | None = None, resume: bool | str = False,
+                 launcher: str = 'none',
                  env_cfg: dict | None = None, randomness: dict | None = None, log_level: str = 'INFO',
                  experiment_name: str | None = None, cfg: Config | dict | None = None):
         self.cfg = cfg if cfg is not None else Config({})
@@ -130,7 +131,7 @@ class Runner:
         self._val_evaluator_cfg, self._test_evaluator_cfg = val_evaluator, test_evaluator
         self._optim_cfg, self._sched_cfg = optim_wrapper, param_scheduler
         self.auto_scale_lr = auto_scale_lr
-        self.load_from, self.resume_from = load_from, resume
+        self.load_from, self.load_from_ema, self.resume_from = load_from, load_from_ema, resume
         self.env_cfg = dict(env_cfg or {})
         _check_launcher(launcher)
         self.randomness = dict(randomness or {})
@@ -190,7 +191,7 @@ class Runner:
                    param_scheduler=c.get('param_scheduler'), val_evaluator=c.get('val_evaluator'),
                    test_evaluator=c.get('test_evaluator'), default_hooks=c.get('default_hooks'),
                    custom_hooks=c.get('custom_hooks'), load_from=c.get('load_from'),
-                   resume=c.get('resume', False), launcher=c.get('launcher', 'none'), env_cfg=c.get('env_cfg'),
+                   load_from_ema=c.get('load_from_ema'),                   resume=c.get('resume', False), launcher=c.get('launcher', 'none'), env_cfg=c.get('env_cfg'),
                    randomness=c.get('randomness'), log_level=c.get('log_level', 'INFO'),
                    experiment_name=c.get('experiment_name'), cfg=cfg)
 
@@ -585,9 +586,17 @@ class Runner:
                 raise CheckpointError(f'resume=auto: none of the {len(failures)} checkpoints under {self.work_dir} '
                                       f'could be resumed from:\n' + '\n'.join(failures))
         if self.load_from:
-            # evaluating needs every tensor; fine-tuning (train) keeps what fits and reports the rest
-            report = load_weights(self.unwrapped_model, self.load_from, require_all=weights_only)
-            self.logger.info(f'load_from {self.load_from}: {report}')
+            ckpt = read_weights(self.load_from)
+            try:
+                # evaluating needs every tensor; fine-tuning (train) keeps what fits and reports the rest
+                report = load_weights(self.unwrapped_model, ckpt, ema=self.load_from_ema, require_all=weights_only)
+            except CheckpointError as exc:
+                raise CheckpointError(f'load_from {self.load_from}: {exc}') from None
+            info = checkpoint_info(ckpt)
+            which = {True: ' (its EMA weights)', False: ' (its trained, not averaged, weights)'}.get(
+                self.load_from_ema, '')
+            self.logger.info(f'load_from {self.load_from}{which}, a {info.layout} checkpoint'
+                             f'{f" after epoch {info.epoch}" if info.epoch else ""}: {report}')
 
     def _remove_stale_temp_files(self, *extra: Path) -> None:
         """Delete what killed runs left half-written in the work dir and its run dirs."""
@@ -603,6 +612,9 @@ class Runner:
         """Restore model, optimizer, schedulers, loop position, RNG and hook state from ``path``."""
         self._remove_stale_temp_files(Path(path).parent)
         ckpt = read_weights(path)
+        source = 'fovea'  # fovea's own checkpoints load as they are
+        if checkpoint_info(ckpt).layout == 'mmengine':
+            ckpt, source = self._from_mmengine(ckpt, path), None
         for key in ('state_dict', 'meta'):
             if key not in ckpt:
                 raise CheckpointError(f'{path} is not a fovea training checkpoint (no {key!r}); use load_from '
@@ -612,7 +624,7 @@ class Runner:
             from fovea.engine.distributed import fsdp_restore
             fsdp_restore(self.unwrapped_model, self.optim_wrapper, ckpt, path)
         else:
-            load_weights(self.unwrapped_model, ckpt['state_dict'], strict=True, log=False, source='fovea')
+            load_weights(self.unwrapped_model, ckpt['state_dict'], strict=True, log=False, source=source)
         if 'optimizer' in ckpt and self.optim_wrapper is not None:
             if not fsdp:
                 self.optim_wrapper.load_state_dict(ckpt['optimizer'])
@@ -625,6 +637,18 @@ class Runner:
         self.resumed_from = Path(path)
         self.call_hook('after_load_checkpoint', checkpoint=ckpt)
         self.logger.info(f'Resumed from {path} at epoch {self.epoch}, iteration {self.iter}.')
+
+    def _from_mmengine(self, ckpt: dict, path: str | Path) -> dict:
+        """An MMPretrain training checkpoint in fovea's layout; logs what is not carried over."""
+        from fovea.engine.checkpoint import from_mmengine
+        ckpt, notes = from_mmengine(ckpt, self.optim_wrapper, self.param_schedulers)
+        if 'ema_state_dict' in ckpt and not any(type(h).__name__ == 'EMAHook' for h in self.hooks):
+            notes.append('the EMA state (this config has no EMAHook): training continues from the averaged '
+                         'weights MMPretrain saved as state_dict')
+        self.logger.warning(f'Resuming the MMPretrain run {path}: weights, epoch and iteration'
+                            f'{", optimizer state" if "optimizer" in ckpt else ""} carried over; not carried over: '
+                            + '; '.join(notes) + '.')
+        return ckpt
 
 
 def _check_launcher(launcher: str | None) -> None:

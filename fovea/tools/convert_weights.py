@@ -33,15 +33,16 @@ def _read(path: str | os.PathLike, trust: bool) -> dict:
 
 def _build(model: str, cfg_options: Sequence[str]):
     from fovea.apis.model import build_model_from_cfg
-    from fovea.config import Config
+    from fovea.config import Config, resolve_config_path
     from fovea.zoo import find_entry, model_index
     if model in model_index():
         path = find_entry(model)['config']
-    elif os.path.exists(model) or model.endswith('.py'):
-        path = model
     else:
-        find_entry(model)  # raises a ConfigError with close names
-        raise ConfigError(f'Unknown model {model!r}')  # pragma: no cover
+        try:
+            path = resolve_config_path(model)  # a config file or a shipped config's name
+        except ConfigError:
+            find_entry(model)  # raises a ConfigError with close model names
+            raise
     model_cfg = Config.fromfile(path, list(cfg_options) or None).to_dict()['model']
     _drop_pretrained(model_cfg)
     return build_model_from_cfg(model_cfg)
@@ -57,17 +58,21 @@ def _drop_pretrained(cfg) -> None:
 
 
 def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model: str, source: str | None = None,
-                       strict: bool = False, trust: bool = False, cfg_options: Sequence[str] = ()):
+                       strict: bool = False, trust: bool = False, cfg_options: Sequence[str] = (),
+                       ema: bool | None = None):
     """Read ``src``, translate it into ``model``'s names (detecting the source unless given), load it to
     check the fit, and save ``{'state_dict': ..., 'meta': ...}`` (or a .safetensors file) to ``dst``.
+    ``ema``: which weights of a training checkpoint (see :func:`fovea.utils.weights.extract_state_dict`);
+    the class names it records are kept in ``meta.dataset_meta``.
 
     Returns the :class:`fovea.convert.LoadReport`.
     """
     from fovea.models.weights import load_weights
-    from fovea.utils.weights import extract_state_dict
     from fovea.utils.io import atomic_save
+    from fovea.utils.weights import checkpoint_info, extract_state_dict
     ckpt = _read(src, trust)
-    sd = extract_state_dict(ckpt)
+    sd = extract_state_dict(ckpt, ema=ema)
+    classes = checkpoint_info(ckpt).classes
     net = _build(model, cfg_options)
     report = load_weights(net, sd, strict=strict, source=source, log=False)
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items() if k in set(report.loaded)}
@@ -80,5 +85,7 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, model: st
     else:
         atomic_save(dst, lambda f: torch.save({'state_dict': state,
                                               'meta': {'source': report.source, 'model': model,
-                                                       'converted_from': str(src)}}, f))
+                                                       'converted_from': str(src),
+                                                       'dataset_meta': {'classes': list(classes)} if classes else {}}},
+                                             f))
     return report

@@ -10,7 +10,8 @@ file format and the tensor storages, while every global the pickle names goes th
 * returns the real object only for an allow-list: torch's own weights-only list (tensor
   rebuild functions, dtypes, ``torch.Size``...), NumPy's array/scalar/dtype reconstructors,
   ``collections.OrderedDict``/``Counter`` and a few builtins (``set``, ``frozenset``, ``complex``,
-  ``bytearray``, ``slice``); ``collections.defaultdict`` becomes a plain dict;
+  ``bytearray``, ``slice``); ``collections.defaultdict`` becomes a plain dict; ``getattr`` works
+  on placeholders only (giving a placeholder: mmengine pickles ``getattr(HistoryBuffer, 'min')``);
 * refuses names from modules such as ``os``, ``subprocess`` or ``builtins.eval`` outright
   (:class:`~fovea.utils.errors.CheckpointError`): no weights file has a reason to use them;
 * stands an inert :class:`Placeholder` subclass named after the class in for anything else,
@@ -93,8 +94,11 @@ def _placeholder_class(module: str, name: str) -> type:
 
 
 def placeholder_name(obj: Any) -> str | None:
-    """The full class name an inert placeholder stands for, or None for a real object."""
-    return obj._fovea_name if isinstance(obj, Placeholder) else None
+    """The full name an inert placeholder (an instance, or the placeholder class itself) stands for, or
+    None for a real object."""
+    if isinstance(obj, Placeholder) or (isinstance(obj, type) and issubclass(obj, Placeholder)):
+        return obj._fovea_name
+    return None
 
 
 class recording:
@@ -107,6 +111,16 @@ class recording:
 
     def __exit__(self, *exc: Any) -> None:
         _SEEN.reset(self._token)
+
+
+def _placeholder_attribute(obj: Any, name: str) -> type:
+    """``builtins.getattr`` in a pickle (mmengine's HistoryBuffer pickles ``getattr(HistoryBuffer, 'min')``
+    for its statistics methods): allowed on placeholders only, giving another placeholder."""
+    owner = obj if isinstance(obj, type) else type(obj)
+    if not issubclass(owner, Placeholder) or not isinstance(name, str):
+        raise CheckpointError(f'The checkpoint calls getattr({type(obj).__name__} object, {name!r}), which can reach '
+                              f'code: fovea refused to unpickle it (it could run code); nothing in it was run.')
+    return _placeholder_class(owner._fovea_name, name)
 
 
 def _plain_dict(*args: Any) -> dict:  # collections.defaultdict(factory): the factory is dropped
@@ -134,7 +148,7 @@ def _allowed() -> dict[str, Any]:
             table[f'{mod}.scalar'] = multiarray.multiarray.scalar
         table.update({'numpy.ndarray': np.ndarray, 'numpy.dtype': np.dtype,
                       'collections.OrderedDict': collections.OrderedDict, 'collections.Counter': collections.Counter,
-                      'collections.defaultdict': _plain_dict,
+                      'collections.defaultdict': _plain_dict, 'builtins.getattr': _placeholder_attribute,
                       'builtins.set': set, 'builtins.frozenset': frozenset, 'builtins.complex': complex,
                       'builtins.bytearray': bytearray, 'builtins.slice': slice})
         _ALLOWED = table
