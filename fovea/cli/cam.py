@@ -35,7 +35,11 @@ def run(args) -> int:
 
     pretrained = args.checkpoint or (args.model in model_index() and bool(model_index()[args.model].get('weights')))
     inf = ImageClassificationInferencer(args.model, pretrained=pretrained or None, device=args.device)
-    (img, _), = collect_images(args.image)
+    images = collect_images(args.image)
+    if len(images) != 1:
+        from fovea.utils.errors import DataError
+        raise DataError(f'fovea cam explains one image; {args.image} holds {len(images)}. Pass one image file.')
+    (img, _), = images
     packed = inf.preprocess([(img, args.image)])
     batch = next(iter(inf.batches(packed, 1)))
     res = class_activation_map(inf.model, batch['inputs'], args.method, args.target_layers, args.target_category,

@@ -67,6 +67,12 @@ def test_infer_skip_bad_goes_on_and_reports(folder, capsys, tmp_path):
 def test_cam_names_the_bad_file(folder, capsys, tmp_path):
     code, _, err = _cli(capsys, 'cam', 'lenet5_digits', folder / 'bad_truncated.jpg', '--out', tmp_path / 'c.png')
     assert code == 1 and 'bad_truncated.jpg' in err and 'Traceback' not in err
+    two = tmp_path / 'two'
+    two.mkdir()
+    for name in ('good_0.png', 'good_1.png'):
+        (two / name).write_bytes((folder / name).read_bytes())
+    code, _, err = _cli(capsys, 'cam', 'lenet5_digits', two, '--out', tmp_path / 'c.png')
+    assert code == 1 and 'explains one image' in err and 'Traceback' not in err
 
 
 def test_python_api_same_errors(folder):
