@@ -16,6 +16,8 @@ def add_arguments(parser) -> None:
     parser.add_argument('--show', action='store_true', help='print the matrix (counts) to the terminal')
     parser.add_argument('--counts', action='store_true', help='colour by counts instead of row percentages')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'],
+                        help='autocast precision (default: env_cfg.precision, as `fovea test` uses it)')
     add_cfg_options(parser)
 
 
@@ -26,7 +28,7 @@ def run(args) -> int:
     from fovea.tools.visualize import save_png
     from fovea.utils.errors import ConfigError
 
-    cfg, model, records = _predictions(args)
+    cfg, model, records, precision = _predictions(args)
     classes = _classes(cfg, model)
     labelled = [r for r in records if isinstance(r.get('gt_label'), int)]
     if not labelled:
@@ -45,7 +47,8 @@ def run(args) -> int:
             print(n[:9].ljust(10) + ''.join(str(v).rjust(w) for v in row))
     if args.json:
         save_json({'classes': classes, 'matrix': cm.tolist(), 'top1': acc}, args.json)
-    print(f'top-1 {acc:.2f}% on {cm.sum()} images; wrote {out}')
+    how = f'precision {precision}, as `fovea test` runs it' if precision else 'predictions from --results'
+    print(f'top-1 {acc:.2f}% on {cm.sum()} images ({how}); wrote {out}')
     return 0
 
 
@@ -64,11 +67,14 @@ def _predictions(args):
     cfg = load_config(args)
     if args.results:
         from fovea.tools.results import load_results
-        return cfg, None, load_results(args.results)
+        return cfg, None, load_results(args.results), None
     if not args.checkpoint:
         raise ConfigError('give a checkpoint, or --results with the output of `fovea test --out`')
     from fovea.apis.inference import build_inference_model
-    from fovea.tools.results import build_test_loader, predict_dataset
+    from fovea.tools.results import build_test_loader, predict_dataset, test_precision
+    if args.precision:
+        cfg.setdefault('env_cfg', {})['precision'] = args.precision
+    precision = test_precision(cfg, args.device)
     model = build_inference_model(cfg, args.checkpoint, args.device)
-    records, _ = predict_dataset(model, build_test_loader(cfg))
-    return cfg, model, records
+    records, _ = predict_dataset(model, build_test_loader(cfg), precision=precision)
+    return cfg, model, records, precision

@@ -56,10 +56,16 @@ def run(args) -> int:
     val = preprocessed_batches(model, build_dataloader(cfg[key], key=key), args.val_images)
     qmodel = quantize_model(model, args.mode, calib, backend=args.backend)
     report = evaluate_quantization(model, qmodel, val)
-    report.update(mode=args.mode, backend=args.backend, calibration_images=sum(x.shape[0] for x in calib))
+    report.update(mode=args.mode, backend=args.backend, calibration_images=sum(x.shape[0] for x in calib),
+                  float_precision='fp32')
     if report['float_top1'] is not None:
-        print(f'top-1 on {report["num_images"]} validation images: float {report["float_top1"]:.2f}%  '
-              f'int8 {report["int8_top1"]:.2f}%  drop {report["accuracy_drop"]:.2f} points')
+        from fovea.tools.results import test_precision
+        tested = test_precision(cfg, 'cpu')
+        note = '' if tested == 'fp32' else (f' (the float model runs in fp32 here; `fovea test` uses {tested} '
+                                            f'autocast, so its top-1 can differ slightly: pass --precision fp32 '
+                                            f'there to compare)')
+        print(f'top-1 on {report["num_images"]} validation images: float (fp32) {report["float_top1"]:.2f}%  '
+              f'int8 {report["int8_top1"]:.2f}%  drop {report["accuracy_drop"]:.2f} points{note}')
     print(f'predictions agree on {report["prediction_agreement"]:.1f}% of images')
     print(f'CPU latency per batch of {report["batch_size"]} ({report["threads"]} thread(s)): '
           f'float {report["float_s_per_batch"] * 1e3:.2f} ms  int8 {report["int8_s_per_batch"] * 1e3:.2f} ms  '

@@ -22,7 +22,7 @@ from torch import nn
 
 from fovea.registry import OPTIM_WRAPPERS, OPTIMIZERS
 
-__all__ = ['OptimWrapper', 'AmpOptimWrapper', 'resolve_precision', 'bf16_supported']
+__all__ = ['OptimWrapper', 'AmpOptimWrapper', 'resolve_precision', 'bf16_supported', 'autocast']
 
 logger = logging.getLogger('fovea')
 
@@ -67,6 +67,13 @@ def resolve_precision(precision: str, device_type: str) -> str:
                        bf16_supported('cpu') else 'fp16 autocast on CPU is not supported well; using fp32')
         return 'bf16' if bf16_supported('cpu') else 'fp32'
     return precision
+
+
+def autocast(precision: str, device_type: str):
+    """The autocast context of a resolved precision ('fp32': none), for training, evaluation and the tools."""
+    if precision == 'fp32':
+        return contextlib.nullcontext()
+    return torch.autocast(device_type, dtype=_DTYPES[precision])
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -118,9 +125,7 @@ class OptimWrapper:
             yield
 
     def autocast(self):
-        if self.precision == 'fp32':
-            return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=_DTYPES[self.precision])
+        return autocast(self.precision, self.device_type)
 
     @property
     def step_count(self) -> int:

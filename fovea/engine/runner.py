@@ -31,7 +31,7 @@ from fovea.engine.checkpoint import LAST_CHECKPOINT, checkpoint_candidates, get_
     save_checkpoint, set_rng_state
 from fovea.engine.hooks import PRIORITIES, Hook
 from fovea.engine.optim_constructor import build_optim_wrapper
-from fovea.engine.optim_wrapper import resolve_precision
+from fovea.engine.optim_wrapper import autocast, resolve_precision
 from fovea.engine.schedulers import build_param_schedulers
 from fovea.models.weights import load_weights
 from fovea.registry import HOOKS, LOOPS, MODELS, build, key_scope
@@ -285,11 +285,7 @@ class Runner:
             getattr(h, name)(self, **kwargs)
 
     def autocast(self):
-        if self.precision == 'fp32':
-            import contextlib
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == 'bf16' else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+        return autocast(self.precision, self.device.type)
 
     @property
     def max_epochs(self) -> int:

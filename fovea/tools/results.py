@@ -20,8 +20,8 @@ from torch import nn
 from fovea.engine.hooks import Hook
 from fovea.utils.errors import DataError, require
 
-__all__ = ['sample_record', 'PredictionCollector', 'predict_dataset', 'load_results', 'confusion_matrix',
-           'plot_confusion_matrix', 'tsne_embedding', 'plot_embedding', 'result_galleries', 'build_test_loader']
+__all__ = ['sample_record', 'PredictionCollector', 'predict_dataset', 'test_precision', 'load_results',
+           'confusion_matrix', 'plot_confusion_matrix', 'tsne_embedding', 'plot_embedding', 'result_galleries', 'build_test_loader']
 
 
 def sample_record(s: Any) -> dict:
@@ -68,20 +68,32 @@ def build_test_loader(cfg, phase: str = 'test'):
 
 
 @torch.no_grad()
+def test_precision(cfg, device: str | torch.device) -> str:
+    """The precision ``fovea test`` evaluates ``cfg`` in on ``device`` (its ``env_cfg.precision``, resolved),
+    so that the tools report the same numbers as ``fovea test`` for one checkpoint."""
+    from fovea.engine.optim_wrapper import resolve_precision
+    return resolve_precision(((cfg or {}).get('env_cfg') or {}).get('precision', 'auto'), torch.device(device).type)
+
+
+@torch.no_grad()
 def predict_dataset(model: nn.Module, loader, with_features: bool = False, feature_stage: str = 'pre_logits',
-                    limit: int | None = None) -> tuple[list[dict], np.ndarray | None]:
+                    limit: int | None = None, precision: str = 'fp32') -> tuple[list[dict], np.ndarray | None]:
     """Predictions (records as :func:`sample_record`) for every sample of a dataloader, and optionally
-    the features at ``feature_stage`` ((N, D) array; feature maps are average-pooled)."""
+    the features at ``feature_stage`` ((N, D) array; feature maps are average-pooled). ``precision``:
+    autocast as in evaluation ('fp32', 'bf16', 'fp16'; see :func:`test_precision`)."""
+    from fovea.engine.optim_wrapper import autocast
     model.eval()
+    device_type = next(model.parameters()).device.type
     records, feats = [], []
     for batch in loader:
         data = model.data_preprocessor(batch, False)
         x, samples = data['inputs'], data['data_samples']
-        f = model.extract_feat(x, stage=feature_stage) if with_features else None
+        with autocast(precision, device_type):
+            f = model.extract_feat(x, stage=feature_stage) if with_features else None
+            out = model(x, samples, mode='predict')
         if f is not None:
             f = f[-1] if isinstance(f, (tuple, list)) else f
             feats.append((f.flatten(2).mean(-1) if f.ndim > 2 else f).float().cpu())
-        out = model(x, samples, mode='predict')
         records.extend(sample_record(s) for s in out)
         if limit is not None and len(records) >= limit:
             break

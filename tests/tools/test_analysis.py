@@ -74,6 +74,22 @@ def test_confusion_matrix(lenet_run, results_json, tmp_path, capsys):
     np.testing.assert_array_equal(np.array(json.loads(js2.read_text())['matrix']), ref)
 
 
+def test_confusion_matrix_runs_in_the_precision_of_fovea_test(lenet_run, tmp_path, capsys):
+    """One checkpoint, one number: with env_cfg.precision=bf16 both `fovea test` and confusion-matrix run bf16
+    autocast (before, confusion-matrix always ran fp32 and did not say so)."""
+    bf16 = ['--cfg-options', 'env_cfg.precision=bf16']
+    res = tmp_path / 'r.json'
+    assert _cli(['test', 'lenet5_digits', lenet_run['checkpoint'], '--out', str(res), '--work-dir',
+                 str(tmp_path / 'w'), *bf16]) == 0
+    capsys.readouterr()
+    js = tmp_path / 'cm.json'
+    assert _cli(['confusion-matrix', 'lenet5_digits', lenet_run['checkpoint'], '--out', str(tmp_path / 'cm.png'),
+                 '--json', str(js), *bf16]) == 0
+    top1 = json.loads(res.read_text())['metrics']['accuracy/top1']
+    assert f'top-1 {top1:.2f}% on 364 images (precision bf16, as `fovea test` runs it)' in capsys.readouterr().out
+    assert json.loads(js.read_text())['top1'] == pytest.approx(top1)
+
+
 def test_tsne(lenet_run, tmp_path):
     out, emb = tmp_path / 'tsne.png', tmp_path / 'emb.npz'
     assert _cli(['tsne', 'lenet5_digits', lenet_run['checkpoint'], '--max-num-samples', '120', '--n-iter', '500',

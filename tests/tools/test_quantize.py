@@ -23,6 +23,7 @@ def test_static_quantization_report_and_file(lenet_run, digit_images, tmp_path, 
     assert report['speedup'] > 0 and report['int8_s_per_batch'] > 0
     printed = capsys.readouterr().out
     assert 'drop' in printed and 'speed-up' in printed
+    assert 'float (fp32)' in printed and report['float_precision'] == 'fp32'  # the report names its precision
     ts = torch.jit.load(str(out))
     from fovea.apis.inference import build_inference_model
     model = build_inference_model('lenet5_digits', lenet_run['checkpoint'], 'cpu')
