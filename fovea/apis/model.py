@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Sequence
 
 from torch import nn
 
 from fovea.config import Config, merge
 from fovea.registry import MODELS, key_scope
+from fovea.utils.errors import ConfigError
 from fovea.zoo import find_entry, model_index, search_entries
 
 __all__ = ['get_model', 'list_models', 'build_model_from_cfg']
@@ -28,7 +29,8 @@ def build_model_from_cfg(model_cfg: dict) -> nn.Module:
 
 
 def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False, device: str | None = None,
-              require_all: bool = False, **overrides: Any) -> nn.Module:
+              require_all: bool = False, features_only: bool = False,
+              out_indices: int | Sequence[int] | None = None, **overrides: Any) -> nn.Module:
     """Build a model by index name, config path or Config.
 
     Args:
@@ -38,6 +40,11 @@ def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False,
         device: move the model there.
         require_all: every tensor of the model must be in the checkpoint (as for evaluation); by
             default what fits is loaded and the rest reported (fine-tuning with another head).
+        features_only: return the backbone alone (timm's ``features_only``): ``forward(x)`` gives
+            the feature maps named by ``out_indices``, ``backbone.feature_info`` /
+            ``out_channels`` their widths and reductions; a classifier built into the backbone
+            (``num_classes``) is left out. Pretrained weights are loaded first, into the whole model.
+        out_indices: the backbone's ``out_indices`` (e.g. ``(0, 1, 2, 3)`` for four scales).
         overrides: merged into the model config, e.g. ``head=dict(num_classes=10)``.
 
     The returned model carries ``model.cfg`` (the full config) and ``model.dataset_meta``
@@ -54,6 +61,13 @@ def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False,
     else:
         entry = find_entry(str(model))  # raises with suggestions
         cfg = Config.fromfile(entry['config'])
+    backbone_overrides: dict[str, Any] = {}
+    if out_indices is not None:
+        backbone_overrides['out_indices'] = out_indices
+    if features_only and 'num_classes' in (cfg.model_cfg().get('backbone') or {}):
+        backbone_overrides['num_classes'] = -1
+    if backbone_overrides:
+        overrides = merge(overrides, {'backbone': backbone_overrides})
     model_cfg = merge(cfg.model_cfg(), overrides) if overrides else cfg.model_cfg()
     if pretrained:
         # the checkpoint replaces initialisation: do not also fetch backbone weights named in init_cfg
@@ -68,6 +82,10 @@ def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False,
     if pretrained:
         from fovea.models.weights import load_weights
         load_weights(net, pretrained, require_all=require_all)
+    if features_only:
+        if not isinstance(getattr(net, 'backbone', None), nn.Module):
+            raise ConfigError(f'get_model(features_only=True): {type(net).__name__} has no backbone.')
+        net = net.backbone
     net.cfg = cfg
     classes = _classes_from_cfg(cfg)
     net.dataset_meta = {'classes': classes} if classes else {}

@@ -96,7 +96,7 @@ def test_widths_follow_multipliers():
         assert ShuffleNetV1(groups=3, widen_factor=0.5).layers[2][-1].g_conv_1x1_expand.conv.out_channels == 480
         # EfficientNet-B7: 2.0x width, 3.1x depth -> 55 MBConv blocks, 2560 head channels
         b7 = EfficientNet('b7')
-        assert b7.out_channels == 2560 and sum(len(layer) for layer in b7.layers[1:-1]) == 55
+        assert b7.out_channels == (2560,) and sum(len(layer) for layer in b7.layers[1:-1]) == 55
 
 
 @pytest.mark.parametrize('cls,kwargs,fragment', [

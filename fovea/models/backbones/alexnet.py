@@ -8,14 +8,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.registry import MODELS
 
 __all__ = ['AlexNet']
 
 
 @MODELS.register_module()
-class AlexNet(BaseModule):
+class AlexNet(BaseBackbone):
     """AlexNet backbone.
 
     Args:
@@ -46,6 +46,8 @@ class AlexNet(BaseModule):
                 nn.Dropout(), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
                 nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
                 nn.Linear(4096, num_classes))
+        self.stage_channels = (num_classes,) if num_classes > 0 else (256,)
+        self.stage_reductions = (None,) if num_classes > 0 else (32,)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
         x = self.features(x)

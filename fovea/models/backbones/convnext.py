@@ -8,7 +8,7 @@ import torch
 import torch.utils.checkpoint as cp
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import build_activation_layer, build_norm_layer
 from fovea.models.layers.drop import DropPath
 from fovea.registry import MODELS
@@ -55,7 +55,7 @@ class ConvNeXtBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ConvNeXt(BaseModule):
+class ConvNeXt(BaseBackbone):
     """ConvNeXt backbone with MMPretrain's arguments and module names.
 
     A 4x4 stride-4 patchify stem and three 2x2 stride-2 downsampling layers
@@ -144,6 +144,10 @@ class ConvNeXt(BaseModule):
             block_idx += depth
             if i in self.out_indices:
                 self.add_module(f'norm{i}', build_norm_layer(norm_cfg, channels)[1])
+        self.stage_channels = tuple(self.channels)
+        # gap_before_final_norm: pooled (B, C) vectors, not maps
+        self.stage_reductions = tuple(None if gap_before_final_norm else stem_patch_size * 2 ** i
+                                      for i in range(self.num_stages))
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -165,10 +169,9 @@ class ConvNeXt(BaseModule):
             for p in chain(self.downsample_layers[i].parameters(), self.stages[i].parameters()):
                 p.requires_grad = False
 
-    def train(self, mode: bool = True) -> 'ConvNeXt':
-        super().train(mode)
-        self._freeze_stages()
-        return self
+    @property
+    def selectable_indices(self) -> tuple[int, ...]:
+        return tuple(self.out_indices)  # each output has its own norm layer
 
     def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
         """Layer id for layer-wise learning-rate decay, as MMPretrain numbers ConvNeXt's layers

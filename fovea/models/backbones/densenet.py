@@ -16,9 +16,9 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import build_activation_layer, build_norm_layer
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, did_you_mean
 
@@ -81,7 +81,7 @@ class DenseTransition(nn.Sequential):
 
 
 @MODELS.register_module()
-class DenseNet(BaseModule):
+class DenseNet(BaseBackbone):
     """DenseNet backbone (MMPretrain's arguments).
 
     Args:
@@ -140,6 +140,7 @@ class DenseNet(BaseModule):
         self.stages = nn.ModuleList()
         self.transitions = nn.ModuleList()
         channels = self.init_channels
+        widths = []
         for i, depth in enumerate(self.depths):
             self.stages.append(DenseBlock(depth, channels, bn_size, self.growth_rate, norm_cfg=norm_cfg,
                                           act_cfg=act_cfg, drop_rate=drop_rate, memory_efficient=memory_efficient))
@@ -150,7 +151,10 @@ class DenseNet(BaseModule):
                 channels = out
             else:  # the final norm + activation, counted as the last "transition" (MMPretrain's layout)
                 self.transitions.append(nn.Sequential(build_norm_layer(norm_cfg, channels)[1], self.act))
-        self.out_channels = channels
+            widths.append(channels)
+        self.stage_channels = tuple(widths)
+        # stem /4, each transition's 2x2 average pool /2 (the last stage has none)
+        self.stage_reductions = tuple(4 * 2 ** min(i + 1, self.num_stages - 1) for i in range(self.num_stages))
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -166,10 +170,3 @@ class DenseNet(BaseModule):
         for i in range(self.frozen_stages):
             for m in chain([self.stages[i]], [self.transitions[i]]):
                 freeze_module(m)
-
-    def train(self, mode: bool = True) -> 'DenseNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self

@@ -10,10 +10,10 @@ import torch
 import torch.utils.checkpoint as cp
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule, make_divisible
 from fovea.models.layers.drop import DropPath
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.models.layers.inverted_residual import InvertedResidual
 from fovea.models.layers.se import SELayer
 from fovea.registry import MODELS
@@ -82,7 +82,7 @@ def model_scaling(layer_setting: list, arch_setting: tuple[float, float, int]) -
 
 
 @MODELS.register_module()
-class EfficientNet(BaseModule):
+class EfficientNet(BaseBackbone):
     """EfficientNet B0..B8, L2 and EdgeTPU S/M/L backbones with MMPretrain's arguments and module names.
 
     ``layers.0`` is the 3x3 stride-2 stem, ``layers.1`` .. ``layers.N-2`` the MBConv stages (SiLU,
@@ -159,6 +159,7 @@ class EfficientNet(BaseModule):
         in_channels = make_divisible(stem[1], 8)
         self.layers = nn.ModuleList([ConvModule(3, in_channels, stem[0], stride=stem[3], padding=stem[0] // 2,
                                                 conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)])
+        widths, reductions = [in_channels], [stem[3]]
         middle = self.layer_setting[1:-1]
         dpr = torch.linspace(0, drop_path_rate, sum(len(x) for x in middle), device='cpu').tolist()
         block_idx = 0
@@ -182,9 +183,12 @@ class EfficientNet(BaseModule):
                 in_channels = out_channels
                 block_idx += 1
             self.layers.append(nn.Sequential(*blocks))
-        self.out_channels = head[1]
+            widths.append(in_channels)
+            reductions.append(reductions[-1] * math.prod(block[3] for block in layer_cfg))
         self.layers.append(ConvModule(in_channels, head[1], head[0], stride=head[3], padding=head[0] // 2,
                                       conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg))
+        self.stage_channels = (*widths, head[1])
+        self.stage_reductions = (*reductions, reductions[-1] * head[3])
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -198,10 +202,3 @@ class EfficientNet(BaseModule):
     def _freeze_stages(self) -> None:
         for i in range(self.frozen_stages):
             freeze_module(self.layers[i])
-
-    def train(self, mode: bool = True) -> 'EfficientNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self

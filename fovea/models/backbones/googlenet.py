@@ -12,9 +12,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.basic_conv import BasicConv2d
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError
 
@@ -41,7 +41,7 @@ class InceptionBlock(nn.Module):
 
 
 @MODELS.register_module()
-class GoogLeNet(BaseModule):
+class GoogLeNet(BaseBackbone):
     """GoogLeNet backbone.
 
     Stages (for ``out_indices``/``frozen_stages``): 0 the conv stem (192 ch, stride 4), 1 inception 3a-3b
@@ -107,6 +107,9 @@ class GoogLeNet(BaseModule):
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.dropout = nn.Dropout(p=dropout)
             self.fc = nn.Linear(1024, num_classes)
+            self.out_indices = tuple(sorted({*self.out_indices, 4}))  # the logits are always returned
+        self.stage_channels = (192, 480, 832, 1024) + ((num_classes,) if num_classes > 0 else ())
+        self.stage_reductions = (4, 8, 16, 32) + ((None,) if num_classes > 0 else ())
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -124,10 +127,3 @@ class GoogLeNet(BaseModule):
         for i in range(min(self.frozen_stages + 1, len(self.stage_modules)) if self.frozen_stages >= 0 else 0):
             for name in self.stage_modules[i]:
                 freeze_module(getattr(self, name))
-
-    def train(self, mode: bool = True) -> 'GoogLeNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self

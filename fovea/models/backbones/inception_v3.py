@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.basic_conv import BasicConv2d
 from fovea.registry import MODELS
 
@@ -154,7 +155,7 @@ class InceptionAux(BaseModule):
 
 
 @MODELS.register_module()
-class InceptionV3(BaseModule):
+class InceptionV3(BaseBackbone):
     """Inception v3 backbone with its classifier (MMPretrain's arguments).
 
     Args:
@@ -200,6 +201,9 @@ class InceptionV3(BaseModule):
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.dropout = nn.Dropout(p=dropout)
             self.fc = nn.Linear(2048, num_classes)
+        # the output (the auxiliary logits, returned first in training mode, are not a selectable output)
+        self.stage_channels = (num_classes if num_classes > 0 else 2048,)
+        self.stage_reductions = (None if num_classes > 0 else 32,)
 
     _early = ('Conv2d_1a_3x3', 'Conv2d_2a_3x3', 'Conv2d_2b_3x3', 'maxpool1', 'Conv2d_3b_1x1', 'Conv2d_4a_3x3',
               'maxpool2', 'Mixed_5b', 'Mixed_5c', 'Mixed_5d', 'Mixed_6a', 'Mixed_6b', 'Mixed_6c', 'Mixed_6d',

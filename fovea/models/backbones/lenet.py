@@ -4,14 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.registry import MODELS
 
 __all__ = ['LeNet5']
 
 
 @MODELS.register_module()
-class LeNet5(BaseModule):
+class LeNet5(BaseBackbone):
     """LeNet-5 as MMPretrain builds it: conv(6,5x5)-tanh-avgpool-conv(16,5x5)-tanh-avgpool-conv(120,5x5)-tanh,
     then, when ``num_classes > 0``, the fully connected classifier 120-84-classes.
 
@@ -34,6 +34,8 @@ class LeNet5(BaseModule):
             nn.Conv2d(16, 120, kernel_size=5, stride=1), nn.Tanh())
         if num_classes > 0:
             self.classifier = nn.Sequential(nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, num_classes))
+        self.stage_channels = (num_classes if num_classes > 0 else 120,)
+        self.stage_reductions = (None,)  # unpadded convs: 32x32 -> 1x1, not proportional to the input
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
         x = self.features(x)

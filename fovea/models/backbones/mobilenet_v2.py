@@ -6,9 +6,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule, make_divisible
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.models.layers.inverted_residual import InvertedResidual as MBConv
 from fovea.registry import MODELS
 
@@ -38,7 +38,7 @@ class InvertedResidual(MBConv):
 
 
 @MODELS.register_module()
-class MobileNetV2(BaseModule):
+class MobileNetV2(BaseBackbone):
     """MobileNetV2 backbone, with MMPretrain's arguments and module names.
 
     A 3x3 stride-2 stem, seven stages of inverted residual blocks (``layer1`` .. ``layer7``)
@@ -80,6 +80,7 @@ class MobileNetV2(BaseModule):
         self.conv1 = ConvModule(3, in_channels, 3, stride=2, padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                 act_cfg=act_cfg)
         self.layers: list[str] = []
+        widths, reductions = [], []
         for i, (expand_ratio, channels, num_blocks, stride) in enumerate(self.arch_settings):
             out_channels = make_divisible(channels * widen_factor, 8)
             blocks = []
@@ -90,10 +91,14 @@ class MobileNetV2(BaseModule):
                 in_channels = out_channels
             self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
             self.layers.append(f'layer{i + 1}')
+            widths.append(out_channels)
+            reductions.append((reductions[-1] if reductions else 2) * stride)
         self.out_channel = int(1280 * widen_factor) if widen_factor > 1.0 else 1280
         self.conv2 = ConvModule(in_channels, self.out_channel, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                 act_cfg=act_cfg)
         self.layers.append('conv2')
+        self.stage_channels = (*widths, self.out_channel)
+        self.stage_reductions = (*reductions, reductions[-1])
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -110,10 +115,3 @@ class MobileNetV2(BaseModule):
             freeze_module(self.conv1)
         for i in range(1, self.frozen_stages + 1):
             freeze_module(getattr(self, f'layer{i}'))
-
-    def train(self, mode: bool = True) -> 'MobileNetV2':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self

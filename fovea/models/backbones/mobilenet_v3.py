@@ -5,9 +5,9 @@ from typing import Sequence
 
 import torch
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.models.layers.inverted_residual import InvertedResidual
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, did_you_mean
@@ -16,7 +16,7 @@ __all__ = ['MobileNetV3']
 
 
 @MODELS.register_module()
-class MobileNetV3(BaseModule):
+class MobileNetV3(BaseBackbone):
     """MobileNetV3-Small / -Large backbone, with MMPretrain's arguments and module names.
 
     ``layer0`` is the 3x3 stride-2 hard-swish stem, ``layer1`` .. ``layerN`` the inverted residual
@@ -88,6 +88,7 @@ class MobileNetV3(BaseModule):
         self.layer0 = ConvModule(3, in_channels, 3, stride=2, padding=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                  act_cfg=dict(type='HSwish'))
         self.layers = ['layer0']
+        widths, reductions = [in_channels], [2]
         for i, (kernel_size, mid_channels, out_channels, with_se, act, stride) in enumerate(settings):
             se_cfg = dict(channels=mid_channels, ratio=4,
                           act_cfg=(dict(type='ReLU'), dict(type='HSigmoid'))) if with_se else None
@@ -97,11 +98,15 @@ class MobileNetV3(BaseModule):
             self.add_module(f'layer{i + 1}', block)
             self.layers.append(f'layer{i + 1}')
             in_channels = out_channels
+            widths.append(out_channels)
+            reductions.append(reductions[-1] * stride)
         last = f'layer{len(settings) + 1}'
         self.add_module(last, ConvModule(in_channels, settings[-1][1], 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                          act_cfg=dict(type='HSwish')))
         self.layers.append(last)
         self.feat_dim = settings[-1][1]
+        self.stage_channels = (*widths, self.feat_dim)
+        self.stage_reductions = (*reductions, reductions[-1])
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -115,10 +120,3 @@ class MobileNetV3(BaseModule):
     def _freeze_stages(self) -> None:
         for i in range(self.frozen_stages + 1):
             freeze_module(getattr(self, f'layer{i}'))
-
-    def train(self, mode: bool = True) -> 'MobileNetV3':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self

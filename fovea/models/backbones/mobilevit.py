@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule, build_norm_layer
+from fovea.models.layers.freeze import freeze_module
 from fovea.models.layers.inverted_residual import InvertedResidual
 from fovea.models.layers.transformer import TransformerEncoderLayer
 from fovea.registry import MODELS
@@ -92,7 +93,7 @@ class MobileVitBlock(nn.Module):
 
 
 @MODELS.register_module()
-class MobileViT(BaseModule):
+class MobileViT(BaseBackbone):
     """MobileViT backbone.
 
     Args:
@@ -151,6 +152,8 @@ class MobileViT(BaseModule):
         self.layers = nn.Sequential(*layers)
         self.conv_1x1_exp = ConvModule(in_channels, last_exp_factor * in_channels, 1, conv_cfg=conv_cfg,
                                        norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.stage_channels = (*(s[1] for s in arch[:-1]), last_exp_factor * in_channels)
+        self.stage_reductions = tuple(2 * math.prod(s[2] for s in arch[:i + 1]) for i in range(len(arch)))
 
     @staticmethod
     def make_mobilevit_layer(in_channels: int, out_channels: int, stride: int, transformer_dim: int, ffn_dim: int,
@@ -174,15 +177,8 @@ class MobileViT(BaseModule):
         return nn.Sequential(*blocks), out_channels
 
     def _freeze_stages(self) -> None:
-        for layer in self.layers[:self.frozen_stages]:
-            layer.eval()
-            for p in layer.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'MobileViT':
-        super().train(mode)
-        self._freeze_stages()
-        return self
+        for layer in self.layers[:max(self.frozen_stages, 0)]:  # -1: nothing (a slice [:-1] would be all but one)
+            freeze_module(layer)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self.stem(x)

@@ -1,15 +1,16 @@
 """RepVGG (Ding et al., "RepVGG: Making VGG-style ConvNets Great Again", CVPR 2021)."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule, build_activation_layer, build_conv_layer, build_norm_layer
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.models.layers.se import SELayer
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError, did_you_mean
@@ -140,7 +141,7 @@ class MTSPPF(nn.Module):
 
 
 @MODELS.register_module()
-class RepVGG(BaseModule):
+class RepVGG(BaseBackbone):
     """RepVGG backbone with MMPretrain's arguments and module names: a RepVGG block stem
     (``stem``) and four stages (``stage_1`` .. ``stage_4``) of RepVGG blocks, the first block of each
     with stride 2. 'gN' variants use N groups in every second block (layers 2, 4, ..., 26).
@@ -226,6 +227,8 @@ class RepVGG(BaseModule):
             self.stages.append(f'stage_{i + 1}')
         # YOLOX-PAI's variant pools the last stage's output at three scales
         self.ppf = MTSPPF(channels, channels, norm_cfg=norm_cfg, act_cfg=act_cfg) if add_ppf else nn.Identity()
+        self.stage_channels = tuple(int(base_channels * 2 ** i * w) for i, w in enumerate(arch['width_factor']))
+        self.stage_reductions = tuple(2 * math.prod(strides[:i + 1]) for i in range(len(strides)))
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -244,13 +247,6 @@ class RepVGG(BaseModule):
             freeze_module(self.stem)
         for i in range(self.frozen_stages):
             freeze_module(getattr(self, f'stage_{i + 1}'))
-
-    def train(self, mode: bool = True) -> 'RepVGG':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self
 
     def switch_to_deploy(self) -> None:
         """Fold every block into a single 3x3 convolution (see :class:`RepVGGBlock`)."""

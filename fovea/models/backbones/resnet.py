@@ -14,16 +14,17 @@ see ``resnext.py`` and ``seresnet.py``. Module names follow MMPretrain (``conv1`
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
 import torch.utils.checkpoint as cp
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule, build_activation_layer, build_conv_layer, build_norm_layer
 from fovea.models.layers.drop import DropPath
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.models.layers.se import SELayer
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError
@@ -221,7 +222,7 @@ class ResLayer(nn.Sequential):
 
 
 @MODELS.register_module()
-class ResNet(BaseModule):
+class ResNet(BaseBackbone):
     """ResNet backbone (He et al., 2016), MMPretrain's arguments and module names.
 
     Args:
@@ -244,6 +245,7 @@ class ResNet(BaseModule):
         drop_path_rate: stochastic depth probability, the same for every block (MMPretrain's convention).
     """
     prefers_channels_last = True
+    stem_reduction = 4  # the stem's stride (7x7/2 conv + 3x3/2 max-pool)
 
     arch_settings: dict[int, tuple[type[nn.Module], tuple[int, ...]]] = {
         18: (BasicBlock, (2, 2, 2, 2)),
@@ -300,6 +302,8 @@ class ResNet(BaseModule):
             self.res_layers.append(f'layer{i + 1}')
             in_ch, out_ch = out_ch, out_ch * 2
         self.feat_dim = in_ch
+        self.stage_channels = tuple(base_channels * self.expansion * 2 ** i for i in range(num_stages))
+        self.stage_reductions = tuple(self.stem_reduction * math.prod(strides[:i + 1]) for i in range(num_stages))
         self._freeze_stages()
 
     def _block_kwargs(self) -> dict:
@@ -362,12 +366,29 @@ class ResNet(BaseModule):
                     if m.last_norm.bias is not None:
                         nn.init.zeros_(m.last_norm.bias)
 
-    def train(self, mode: bool = True) -> 'ResNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self
+    #: MMPretrain's grouping for layer-wise lr decay: (blocks of stage 2, of stage 3) per layer id,
+    #: keyed by (stage-2 blocks, stage-3 blocks); other depths give each block of stages 2-3 its own id
+    _layer_groups = {(4, 6): (2, 3), (4, 23): (2, 3), (8, 36): (4, 4), (24, 36): (4, 4), (30, 48): (5, 6)}
+
+    def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
+        """(layer id, number of layer ids) for layer-wise learning-rate decay, as MMPretrain's ResNet:
+        the stem 0, stage 1 one id, stages 2 and 3 one id per group of blocks, stage 4 one id, and
+        everything outside the backbone (the head) the last id."""
+        depths = self.stage_blocks
+        if len(depths) != 4:
+            raise NotImplementedError(f'get_layer_depth needs 4 stages, this {type(self).__name__} has {len(depths)}')
+        blk2, blk3 = self._layer_groups.get((depths[1], depths[2]), (1, 1))
+        n2, n3 = math.ceil(depths[1] / blk2), math.ceil(depths[2] / blk3)
+        last = 2 + n2 + n3                      # stage 4 (ResNet-50: 6)
+        num_layers = last + 2                   # + the head's id (ResNet-50: 8)
+        if not param_name.startswith(prefix):
+            return last + 1, num_layers
+        parts = param_name[len(prefix):].split('.')
+        if not parts[0].startswith('layer'):
+            return 0, num_layers
+        stage, block = int(parts[0][5:]), int(parts[1])
+        layer_id = {1: 1, 2: 2 + block // blk2, 3: 2 + n2 + block // blk3}.get(stage, last)
+        return layer_id, num_layers
 
 
 @MODELS.register_module()
@@ -403,6 +424,8 @@ class ResNet_CIFAR(ResNet):
         self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, stem_channels, postfix=1)
         self.add_module(self.norm1_name, norm1)
         self.relu = nn.ReLU(inplace=True)
+
+    stem_reduction = 1
 
     def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.relu(self.norm1(self.conv1(x)))

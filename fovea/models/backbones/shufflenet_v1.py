@@ -8,10 +8,10 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.channel_shuffle import channel_shuffle
 from fovea.models.layers.conv import ConvModule, build_activation_layer, make_divisible
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.registry import MODELS
 
 __all__ = ['ShuffleNetV1', 'ShuffleUnit']
@@ -72,7 +72,7 @@ class ShuffleUnit(nn.Module):
         return self._inner_forward(x)
 
 
-class ShuffleNetBase(BaseModule):
+class ShuffleNetBase(BaseBackbone):
     """What ShuffleNetV1 and V2 share: stem + stages in ``self.layers``, ``out_indices``, freezing,
     ``norm_eval`` and the initialisation of the papers' code."""
     prefers_channels_last = True
@@ -99,13 +99,6 @@ class ShuffleNetBase(BaseModule):
                 p.requires_grad = False
         for i in range(self.frozen_stages):
             freeze_module(self.layers[i])
-
-    def train(self, mode: bool = True) -> 'ShuffleNetBase':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self
 
 
 @MODELS.register_module()
@@ -156,6 +149,8 @@ class ShuffleNetV1(ShuffleNetBase):
                                          norm_cfg=norm_cfg, act_cfg=act_cfg, with_cp=with_cp))
                 in_channels = channels[i]
             self.layers.append(nn.Sequential(*units))
+        self.stage_channels = tuple(channels[:len(self.stage_blocks)])
+        self.stage_reductions = (8, 16, 32)  # stem /4, then the first unit of each stage /2
         self._freeze_stages()
 
 def _shufflenet_init(model: nn.Module) -> None:

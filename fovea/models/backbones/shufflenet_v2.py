@@ -112,4 +112,6 @@ class ShuffleNetV2(ShuffleNetBase):
             self.layers.append(nn.Sequential(*blocks))
         self.layers.append(ConvModule(in_channels, channels[-1], 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                       act_cfg=act_cfg))
+        self.stage_channels = (*channels[:len(self.stage_blocks)], channels[-1])
+        self.stage_reductions = (8, 16, 32, 32)  # stem /4, the first block of each stage /2, the 1x1 conv
         self._freeze_stages()

@@ -14,8 +14,8 @@ from typing import Sequence
 import torch
 import torch.utils.checkpoint as cp
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.backbones.vision_transformer import _arch, _linspace, _out_indices
 from fovea.models.base import BaseModule
 from fovea.models.layers.conv import build_norm_layer
@@ -108,7 +108,7 @@ class SwinBlockSequence(BaseModule):
 
 
 @MODELS.register_module()
-class SwinTransformer(BaseModule):
+class SwinTransformer(BaseBackbone):
     """Swin Transformer: a 4x4 patch embedding and four stages of (shifted) window attention with
     2x2 patch merging between them.
 
@@ -187,6 +187,8 @@ class SwinTransformer(BaseModule):
         for i in self.out_indices:
             norm = build_norm_layer(norm_cfg, self.num_features[i])[1] if norm_cfg is not None else nn.Identity()
             self.add_module(f'norm{i}', norm)
+        self.stage_channels = tuple(self.num_features)
+        self.stage_reductions = tuple(patch_size * 2 ** (i + out_after_downsample) for i in range(self.num_layers))
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -244,14 +246,9 @@ class SwinTransformer(BaseModule):
                 for p in getattr(self, f'norm{i}').parameters():
                     p.requires_grad = False
 
-    def train(self, mode: bool = True) -> 'SwinTransformer':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+    @property
+    def selectable_indices(self) -> tuple[int, ...]:
+        return tuple(self.out_indices)  # each output has its own norm layer
 
     def get_layer_depth(self, param_name: str, prefix: str = '') -> tuple[int, int]:
         """(depth, num_depths) for layer-wise lr decay: 0 for the patch embedding, one depth per

@@ -11,9 +11,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule
-from fovea.models.layers.freeze import freeze_module, set_bn_eval
+from fovea.models.layers.freeze import freeze_module
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, ConfigKeyError
 
@@ -21,7 +21,7 @@ __all__ = ['VGG']
 
 
 @MODELS.register_module()
-class VGG(BaseModule):
+class VGG(BaseBackbone):
     """VGG backbone with MMPretrain's arguments and module names (``features.{i}.conv``, ``classifier.{i}``).
 
     Args:
@@ -100,6 +100,13 @@ class VGG(BaseModule):
                 nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(),
                 nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
                 nn.Linear(4096, num_classes))
+            self.out_indices = tuple(sorted({*self.out_indices, num_stages}))  # the logits are always returned
+        widths = [64 * 2 ** i if i < 4 else 512 for i in range(num_stages)]
+        pools = [2 ** (i + 1) for i in range(num_stages)]
+        if not with_last_pool:
+            pools[-1] //= 2
+        self.stage_channels = tuple(widths) + ((num_classes,) if num_classes > 0 else ())
+        self.stage_reductions = tuple(pools) + ((None,) if num_classes > 0 else ())
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -117,10 +124,3 @@ class VGG(BaseModule):
         for i in range(self.frozen_stages):
             for j in range(*self.range_sub_modules[i]):
                 freeze_module(self.features[j])
-
-    def train(self, mode: bool = True) -> 'VGG':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_bn_eval(self)
-        return self

@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fovea.models.base import BaseModule
+from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import build_norm_layer
 from fovea.models.layers.patch_embed import PatchEmbed, resize_pos_embed, to_2tuple
 from fovea.models.layers.transformer import TransformerEncoderLayer
@@ -58,7 +58,7 @@ def _out_indices(out_indices: int | Sequence[int], num: int, owner: str) -> list
 
 
 @MODELS.register_module()
-class VisionTransformer(BaseModule):
+class VisionTransformer(BaseBackbone):
     """Vision Transformer: patch embedding + class token + learned position embedding + pre-norm layers.
 
     Args:
@@ -160,6 +160,8 @@ class VisionTransformer(BaseModule):
             self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)[1]
         if out_type == 'avg_featmap':
             self.ln2 = build_norm_layer(norm_cfg, self.embed_dims)[1]
+        self.stage_channels = (self.embed_dims,) * self.num_layers  # one output per layer
+        self.stage_reductions = (patch_size if out_type == 'featmap' else None,) * self.num_layers
         if frozen_stages > 0:
             self._freeze_stages()
 
@@ -195,6 +197,8 @@ class VisionTransformer(BaseModule):
 
     # ------------------------------------------------------------------ freezing
     def _freeze_stages(self) -> None:
+        if self.frozen_stages <= 0:
+            return
         self.pos_embed.requires_grad = False
         for m in (self.patch_embed, self.pre_norm, self.drop_after_pos):
             m.eval()
@@ -215,12 +219,6 @@ class VisionTransformer(BaseModule):
                     m.eval()
                     for p in m.parameters():
                         p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'VisionTransformer':
-        super().train(mode)
-        if mode and self.frozen_stages > 0:
-            self._freeze_stages()
-        return self
 
     # ------------------------------------------------------------------ forward
     def _extra_tokens(self, B: int) -> list[torch.Tensor]:
