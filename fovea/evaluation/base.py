@@ -5,15 +5,48 @@ records to ``self.results``) and ``compute_metrics(results) -> dict``. The
 loops call ``evaluate(size)``, which gathers every rank's results, trims the
 padding a rank-aware sampler adds, computes on rank 0 and broadcasts.
 Metric names are prefixed (``accuracy/top1``) as in MMPretrain.
+
+``data_samples`` may be :class:`~fovea.structures.DataSample` objects or their dict form (what
+MMEngine's Evaluator passes, ``DataSample.to_dict()``; values may then be lists):
+:func:`sample_label` / :func:`sample_score` read either. The static ``calculate`` methods take
+tensors, NumPy arrays or (nested) sequences, as MMPretrain's do (:func:`to_tensor`).
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+import torch
+
 from fovea.registry import METRICS
+from fovea.structures import format_label, format_score
 from fovea.utils.dist import all_gather_object, broadcast_object, get_dist_info
 
-__all__ = ['BaseMetric', 'Evaluator']
+__all__ = ['BaseMetric', 'Evaluator', 'to_tensor', 'sample_label', 'sample_score']
+
+
+def to_tensor(value: Any) -> torch.Tensor:
+    """A tensor from a tensor, a NumPy array or a (nested) sequence of numbers."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return torch.tensor(value)
+    raise TypeError(f'{type(value)} is not an available argument: give a tensor, a NumPy array or a '
+                    f'sequence of numbers.')
+
+
+def sample_label(sample: Any, key: str = 'gt_label') -> torch.Tensor | None:
+    """``sample[key]`` as a 1-D int64 CPU tensor (None when absent), from a DataSample or a dict."""
+    value = sample.get(key)
+    return None if value is None else format_label(value).cpu()
+
+
+def sample_score(sample: Any, key: str = 'pred_score') -> torch.Tensor | None:
+    """``sample[key]`` as a detached float CPU tensor (None when absent), from a DataSample or a dict."""
+    value = sample.get(key)
+    return None if value is None else format_score(value).detach().float().cpu()
 
 
 class BaseMetric:

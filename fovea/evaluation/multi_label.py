@@ -1,23 +1,29 @@
 """Multi-label metrics: precision / recall / F1 at a threshold or top-k, and average precision (mAP)."""
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
-from fovea.evaluation.base import BaseMetric
-from fovea.evaluation.single_label import precision_recall_f1_support
+from fovea.evaluation.base import BaseMetric, sample_label, sample_score, to_tensor
+from fovea.evaluation.single_label import average_suffix, precision_recall_f1_support
 from fovea.registry import METRICS
+from fovea.utils.errors import ConfigError
 
 __all__ = ['MultiLabelMetric', 'AveragePrecision', 'average_precision']
 
 
-def _targets(s, num_classes: int) -> torch.Tensor:
-    if 'gt_score' in s:
-        return s.gt_score.detach().cpu()
+def _onehot(label: torch.Tensor, num_classes: int) -> torch.Tensor:
     t = torch.zeros(num_classes, dtype=torch.long)
-    t[s.gt_label.cpu().long()] = 1
+    t[label.long()] = 1
     return t
+
+
+def _targets(s, num_classes: int) -> torch.Tensor:
+    score = sample_score(s, 'gt_score')
+    return score if score is not None else _onehot(sample_label(s), num_classes)
 
 
 class _MultiLabelBase(BaseMetric):
@@ -25,13 +31,31 @@ class _MultiLabelBase(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         for s in data_samples:
-            score = s.pred_score.detach().float().cpu()
+            score = sample_score(s)
             self.results.append({'pred_score': score, 'gt_score': _targets(s, score.numel())})
 
     @staticmethod
     def _stack(results: list) -> tuple[torch.Tensor, torch.Tensor]:
         return (torch.stack([r['pred_score'] for r in results]),
                 torch.stack([r['gt_score'] for r in results]).long())
+
+
+def _as_matrix(value, indices: bool, num_classes: int | None, name: str) -> torch.Tensor:
+    """(N, C) from a 2-D tensor/array, or from a sequence of per-sample one-hot rows or (with
+    ``indices``) per-sample lists of class indices."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        value = to_tensor(value)
+        if value.ndim != 2:
+            raise ConfigError(f'MultiLabelMetric {name} must have shape (N, num_classes), got {tuple(value.shape)}')
+        return value
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if indices:
+            if num_classes is None:
+                raise ConfigError(f'MultiLabelMetric needs num_classes for index-form {name} '
+                                  f'({name}_indices=True)')
+            return torch.stack([_onehot(to_tensor(v).flatten(), num_classes) for v in value])
+        return torch.stack([to_tensor(v) for v in value])
+    raise TypeError(f'MultiLabelMetric {name} must be a tensor, a NumPy array or a sequence, got {type(value)}')
 
 
 @METRICS.register_module()
@@ -43,8 +67,10 @@ class MultiLabelMetric(_MultiLabelBase):
 
     Args:
         thr / topk: the decision rule. Keys get a suffix ``_thr-0.30`` (for thr != 0.5) or ``_top3``.
+            Given both, ``thr`` is used (with a warning), as in MMPretrain.
         items: of 'precision', 'recall', 'f1-score', 'support'.
-        average: 'macro', 'micro' or None (per-class lists).
+        average: 'macro', 'micro' (keys ``precision_micro``) or None (per-class lists, keys
+            ``precision_classwise``).
     """
 
     def __init__(self, thr: float | None = None, topk: int | None = None,
@@ -52,13 +78,15 @@ class MultiLabelMetric(_MultiLabelBase):
                  collect_device: str = 'cpu', prefix: str | None = None):
         super().__init__(collect_device, prefix)
         if thr is not None and topk is not None:
-            raise ValueError('MultiLabelMetric takes thr or topk, not both')
+            warnings.warn(f'MultiLabelMetric got both thr={thr} and topk={topk}; using the threshold, '
+                          f'as MMPretrain does.')
+            topk = None
         if thr is None and topk is None:
             thr = 0.5
         allowed = ('precision', 'recall', 'f1-score', 'support')
         for item in items:
             if item not in allowed:
-                raise ValueError(f'MultiLabelMetric item {item!r} is not one of {allowed}')
+                raise ConfigError(f'MultiLabelMetric item {item!r} is not one of {allowed}')
         self.thr, self.topk, self.items, self.average = thr, topk, tuple(items), average
 
     def compute_metrics(self, results: list) -> dict[str, Any]:
@@ -69,15 +97,25 @@ class MultiLabelMetric(_MultiLabelBase):
             suffix = '' if self.thr == 0.5 else f'_thr-{self.thr:.2f}'
         else:
             suffix = f'_top{self.topk}'
+        suffix += average_suffix(self.average)
         return {k + suffix: (values[k].item() if values[k].ndim == 0 else values[k].tolist()) for k in self.items}
 
     @staticmethod
-    def calculate(pred: torch.Tensor, target: torch.Tensor, average: str | None = 'macro',
-                  thr: float | None = None, topk: int | None = None):
-        """(precision, recall, f1, support) from (N, C) scores and (N, C) 0/1 (or -1) targets."""
-        pred, target = torch.as_tensor(pred).float(), torch.as_tensor(target).long()
+    def calculate(pred, target, pred_indices: bool = False, target_indices: bool = False,
+                  average: str | None = 'macro', thr: float | None = None, topk: int | None = None,
+                  num_classes: int | None = None):
+        """(precision, recall, f1, support) from (N, C) scores and (N, C) 0/1 (or -1) targets.
+
+        Either may also be a sequence of per-sample one-hot rows, or, with ``pred_indices`` /
+        ``target_indices`` (and ``num_classes``), of per-sample class-index lists. ``thr`` wins
+        over ``topk``; neither means ``thr=0.5``.
+        """
+        pred = _as_matrix(pred, pred_indices, num_classes, 'pred').float()
+        target = _as_matrix(target, target_indices, num_classes, 'target').long()
         if pred.shape != target.shape:
-            raise ValueError(f'scores {tuple(pred.shape)} and targets {tuple(target.shape)} differ in shape')
+            raise ConfigError(f'scores {tuple(pred.shape)} and targets {tuple(target.shape)} differ in shape')
+        if num_classes is not None and pred.size(1) != num_classes:
+            raise ConfigError(f'MultiLabelMetric: pred has {pred.size(1)} classes but num_classes={num_classes}')
         if thr is None and topk is None:
             thr = 0.5
         if thr is not None:
@@ -105,23 +143,28 @@ def average_precision(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 @METRICS.register_module()
 class AveragePrecision(_MultiLabelBase):
-    """Average precision per class, reported as ``mAP`` (average='macro') or per-class ``AP`` (None), in percent."""
+    """Average precision per class in percent: ``mAP`` (average='macro') or the per-class list
+    ``AP_classwise`` (average=None), as MMPretrain names them."""
 
     def __init__(self, average: str | None = 'macro', collect_device: str = 'cpu', prefix: str | None = None):
         super().__init__(collect_device, prefix)
         if average not in ('macro', None):
-            raise ValueError(f"AveragePrecision average must be 'macro' or None, got {average!r}")
+            raise ConfigError(f"AveragePrecision average must be 'macro' or None, got {average!r}")
         self.average = average
 
     def compute_metrics(self, results: list) -> dict[str, Any]:
         pred, target = self._stack(results)
         ap = self.calculate(pred, target, self.average)
-        return {'mAP': ap.item()} if self.average == 'macro' else {'AP': ap.tolist()}
+        return {'mAP': ap.item()} if self.average == 'macro' else {'AP_classwise': ap.tolist()}
 
     @staticmethod
-    def calculate(pred: torch.Tensor, target: torch.Tensor, average: str | None = 'macro') -> torch.Tensor:
-        pred, target = torch.as_tensor(pred).float(), torch.as_tensor(target).long()
-        if pred.shape != target.shape:
-            raise ValueError(f'scores {tuple(pred.shape)} and targets {tuple(target.shape)} differ in shape')
+    def calculate(pred, target, average: str | None = 'macro') -> torch.Tensor:
+        """AP (percent) per class of (N, C) scores and targets (tensors, arrays or sequences): the
+        mean for 'macro', the (C,) vector for None."""
+        if average not in ('macro', None):
+            raise ConfigError(f"AveragePrecision average must be 'macro' or None, got {average!r}")
+        pred, target = to_tensor(pred).float(), to_tensor(target).long()
+        if pred.ndim != 2 or pred.shape != target.shape:
+            raise ConfigError(f'scores {tuple(pred.shape)} and targets {tuple(target.shape)} differ in shape')
         ap = torch.stack([average_precision(pred[:, k], target[:, k]) for k in range(pred.size(1))]) * 100
         return ap.mean() if average == 'macro' else ap

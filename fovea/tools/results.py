@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from fovea.engine.hooks import Hook
+from fovea.evaluation.single_label import plot_confusion_matrix as _plot_confusion_matrix
 from fovea.utils.errors import DataError, require
 
 __all__ = ['sample_record', 'PredictionCollector', 'predict_dataset', 'test_precision', 'load_results',
@@ -136,30 +137,9 @@ def _plt():
 
 def plot_confusion_matrix(cm: np.ndarray, classes: Sequence[str] | None = None, normalize: bool = True,
                           title: str = 'Confusion matrix', max_labels: int = 40):
-    """A matplotlib figure of the matrix (row-normalised percentages by default, counts in the cells
-    when there are at most 20 classes)."""
-    plt = _plt()
-    n = cm.shape[0]
-    rows = cm.sum(1, keepdims=True)
-    shown = 100.0 * cm / np.maximum(rows, 1) if normalize else cm
-    size = min(12, 3 + 0.4 * n)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    im = ax.imshow(shown, cmap='Blues')
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label='% of the true class' if normalize else 'count')
-    names = list(classes) if classes is not None else [str(i) for i in range(n)]
-    if n <= max_labels:
-        ax.set_xticks(range(n), names, rotation=45 if n > 10 else 0, ha='right' if n > 10 else 'center')
-        ax.set_yticks(range(n), names)
-    if n <= 20:
-        thr = shown.max() / 2
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, f'{cm[i, j]}', ha='center', va='center', fontsize=8,
-                        color='white' if shown[i, j] > thr else 'black')
-    ax.set_xlabel('predicted')
-    ax.set_ylabel('true')
-    ax.set_title(title)
-    return fig
+    """:func:`fovea.evaluation.single_label.plot_confusion_matrix` on the non-interactive backend."""
+    _plt()
+    return _plot_confusion_matrix(cm, classes, normalize=normalize, title=title, max_labels=max_labels)
 
 
 def tsne_embedding(features: np.ndarray, perplexity: float = 30.0, seed: int = 0, n_iter: int = 1000,

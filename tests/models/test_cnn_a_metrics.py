@@ -91,5 +91,6 @@ def test_multi_label_metrics_through_the_evaluator():
                         'multi-label/f1-score_thr-0.30', 'multi-label/mAP'}
     assert out['multi-label/mAP'] == pytest.approx(
         skm.average_precision_score(ML_TARGET, ML_SCORES, average='macro') * 100, abs=1e-3)
-    with pytest.raises(ValueError, match='not both'):
-        MultiLabelMetric(thr=0.5, topk=2)
+    with pytest.warns(UserWarning, match='using the threshold'):  # as MMPretrain: thr wins over topk
+        both = MultiLabelMetric(thr=0.5, topk=2)
+    assert both.thr == 0.5 and both.topk is None

@@ -40,22 +40,22 @@ def test_difficult_only_classes_are_ignored_by_default():
     # class 0: positives images 2 (0.6) and 0 (0.9); image 3 (0.7, difficult) ignored -> AP 1
     # class 2: image 0 (0.7) ignored; positive image 2 (0.9) ranks first -> AP 1
     # class 1: positives images 1 (0.8) and 3 (0.6) rank 1 and 2 -> AP 1
-    assert ap['multi-label/AP'] == pytest.approx([100.0, 100.0, 100.0])
+    assert ap['multi-label/AP_classwise'] == pytest.approx([100.0, 100.0, 100.0])
     counted = _evaluate(VOCAveragePrecision(average=None, difficult_as_positive=False))
     # counted as negatives, image 3 (0.7) outranks the positive image 2 (0.6) for class 0
-    assert counted['multi-label/AP'][0] == pytest.approx((1 / 1 + 2 / 3) / 2 * 100)
+    assert counted['multi-label/AP_classwise'][0] == pytest.approx((1 / 1 + 2 / 3) / 2 * 100)
     positive = _evaluate(VOCAveragePrecision(average=None, difficult_as_positive=True))
-    assert positive['multi-label/AP'][2] == pytest.approx(100.0)   # 0.9 and 0.7 are both positives
+    assert positive['multi-label/AP_classwise'][2] == pytest.approx(100.0)   # 0.9 and 0.7 are both positives
 
 
 def test_multilabel_metric_ignores_difficult_predictions():
     res = _evaluate(VOCMultiLabelMetric(average='micro'))
     # at thr 0.5 predictions: {0,2}, {1}, {0,2}, {0,1}; ignored targets: (0, 2), (3, 0)
     # counted predictions: {0}, {1}, {0,2}, {1} -> 5 predicted, 5 true, all correct
-    assert res['multi-label/precision'] == pytest.approx(100.0)
-    assert res['multi-label/recall'] == pytest.approx(100.0)
+    assert res['multi-label/precision_micro'] == pytest.approx(100.0)
+    assert res['multi-label/recall_micro'] == pytest.approx(100.0)
     plain = _evaluate(VOCMultiLabelMetric(average='micro', difficult_as_positive=False))
-    assert plain['multi-label/precision'] == pytest.approx(5 / 7 * 100)
+    assert plain['multi-label/precision_micro'] == pytest.approx(5 / 7 * 100)
 
 
 @pytest.mark.reference
