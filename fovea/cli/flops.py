@@ -6,10 +6,12 @@ HELP = 'count parameters and MACs (FlopCounterMode FLOPs / 2) of a model, per mo
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument('model', help='a model name from `fovea list-models` or a config file')
+    parser.add_argument('model', help='a model name from `fovea list-models`, a shipped config name or a config file')
     parser.add_argument('--shape', type=int, nargs='+', default=None, metavar='SIZE',
-                        help='input size: H (square) or H W; default: the index entry\'s input size, else 224')
-    parser.add_argument('--in-channels', type=int, default=3, help='input channels (default 3)')
+                        help='input size: H (square) or H W; default: the index entry\'s input size, else the '
+                             'config\'s test pipeline size, else 224')
+    parser.add_argument('--in-channels', type=int, default=None,
+                        help='input channels (default: model.backbone.in_channels, else the first convolution\'s)')
     parser.add_argument('--depth', type=int, default=2,
                         help='how deep the per-module table goes (0: totals only; default 2)')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',

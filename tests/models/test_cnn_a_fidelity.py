@@ -70,8 +70,8 @@ def test_zoo_entries_agree_with_counts():
     from fovea.zoo import find_entry
     for name in ('resnet18_8xb16_cifar10', 'googlenet_8xb32_in1k'):
         entry = find_entry(name)
-        model, size = build_for_counting(name)
-        result = get_model_complexity(model, (3, size, size))
+        model, shape = build_for_counting(name)
+        result = get_model_complexity(model, shape)
         assert round(result['params'] / 1e6, 2) == entry['params_m']
         assert round(result['macs'] / 1e9, 3) == entry['flops_g']
 
