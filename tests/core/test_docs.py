@@ -80,7 +80,8 @@ def fovea_commands(path: Path) -> list[str]:
 # ------------------------------------------------------------------ translations
 def test_readme_translation_has_the_same_commands():
     en, zh = ROOT / 'README.md', ROOT / 'README_zh-CN.md'
-    assert code_of(zh) == code_of(en)
+    assert code_of(zh) == code_of(en), ('README_zh-CN.md must hold the same code blocks as README.md (comments may '
+                                        'be translated): copy the changed block there')
     quick = re.compile(r'<!-- quickstart -->\n(.*?)<!-- /quickstart -->', re.S)
     assert quick.search(zh.read_text()).group(1) == quick.search(en.read_text()).group(1)
     assert 'README_zh-CN.md' in en.read_text().split('\n## ')[0]
@@ -94,7 +95,8 @@ ZH_PAGES = sorted(ZH.glob('*.md'))
 def test_translated_page_has_the_same_code_and_language_links(zh):
     en = DOCS / zh.name
     assert en.is_file(), f'{_rel(zh)} translates {_rel(en)}, which does not exist'
-    assert code_of(zh) == code_of(en), f'code blocks of {_rel(zh)} differ from {_rel(en)}'
+    assert code_of(zh) == code_of(en), (f'code blocks of {_rel(zh)} differ from {_rel(en)}: copy the changed block '
+                                        f'into the translation (comments may be translated)')
     head_en, head_zh = en.read_text().splitlines()[:3], zh.read_text().splitlines()[:3]
     assert any(f'(zh_cn/{en.name})' in line for line in head_en), f'{_rel(en)}: no link to the Chinese page on top'
     assert any(f'(../{en.name})' in line for line in head_zh), f'{_rel(zh)}: no link to the English page on top'
