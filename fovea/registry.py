@@ -178,6 +178,26 @@ def _check_signature(obj: Callable, kwargs: Mapping[str, Any], type_name: str) -
                               f'(annotation: {_annotation_text(p.annotation)}); write the number itself.')
 
 
+def _explain_forwarded_kwarg(exc: TypeError, cls: Any, kwargs: Mapping[str, Any], type_name: str, path: str) -> None:
+    """A constructor that takes ``**kwargs`` and hands them to its base class (``LinearClsHead`` ->
+    ``ClsHead``) lets a misspelt argument through the signature check; when the base class then refuses
+    it, raise the same ConfigTypeError as the check, with the key path and the arguments the chain accepts."""
+    import re
+    m = re.fullmatch(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(exc))
+    mro = getattr(cls, '__mro__', ())
+    if not m or m[2] not in kwargs or m[1] not in {c.__name__ for c in mro}:
+        return
+    accepted = []
+    for c in mro:
+        if c is object or '__init__' not in vars(c):
+            continue
+        accepted += [n for n, q in inspect.signature(c.__init__).parameters.items()
+                     if n != 'self' and q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY) and n not in accepted]
+    prefix = f'{path}.' if path else ''
+    raise ConfigTypeError(f'Unexpected argument {prefix}{m[2]}={kwargs[m[2]]!r} for {type_name}.'
+                          f'{did_you_mean(m[2], accepted)} Accepted arguments: {", ".join(accepted)}.') from None
+
+
 _NUMERIC_NAMES = {'int', 'float', 'bool', 'None', 'NoneType', 'Optional', 'Union', 'typing.Optional', 'typing.Union',
                   'Tensor', 'torch.Tensor', 'complex'}
 
@@ -226,6 +246,12 @@ def build(cfg: Any, registry: Registry, key: str | None = None, **default_args: 
         try:
             return obj_cls(**args)
         except ConfigError:
+            raise
+        except TypeError as exc:
+            _explain_forwarded_kwarg(exc, obj_cls, args, type_name, path)
+            note = f'(while building {type_name} at {path or "the top level"})'
+            if note not in getattr(exc, '__notes__', []):
+                exc.add_note(note)
             raise
         except Exception as exc:
             note = f'(while building {type_name} at {path or "the top level"})'

@@ -67,3 +67,12 @@ def test_unknown_randomness_key_fails_at_build_time(tmp_path):
     cfg = Config.fromfile(_config_without_randomness(tmp_path), ['randomness.sed=3', f'work_dir={tmp_path}'])
     with pytest.raises(ConfigError, match=r"randomness\.sed.*Did you mean 'seed'"):
         Runner.from_cfg(cfg)
+
+
+def test_created_key_a_forwarding_constructor_refuses_names_its_path(tmp_path):
+    """LinearClsHead takes **kwargs for ClsHead: a misspelt head argument was a raw TypeError from ClsHead."""
+    from fovea.engine.runner import Runner
+    Runner.from_cfg(Config.fromfile('lenet5_digits', ['model.head.topk=[1,2]', f'work_dir={tmp_path}']))
+    with pytest.raises(ConfigError, match=r"Unexpected argument model.head.tpok=1 for LinearClsHead. "
+                                          r"Did you mean 'topk'\? Accepted arguments: .*topk"):
+        Runner.from_cfg(Config.fromfile('lenet5_digits', ['model.head.tpok=1', f'work_dir={tmp_path}']))
