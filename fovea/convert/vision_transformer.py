@@ -94,7 +94,6 @@ def convert_mmpretrain_transformer(sd: StateDict, model: nn.Module) -> StateDict
         return None
     if not any('.attn.' in k or '.w_msa.' in k for k in sd):
         return None
-    model_keys = set(model.state_dict())
     bb, _ = target_prefixes(model)
     out = {}
     for k, v in sd.items():
@@ -109,11 +108,5 @@ def convert_mmpretrain_transformer(sd: StateDict, model: nn.Module) -> StateDict
             continue
         elif bb and not new.startswith(('backbone.', 'head.', 'neck.', 'data_preprocessor.')):
             new = bb + new  # a bare backbone checkpoint loaded into a classifier
-        # Swin checkpoints older than MMPretrain's format version 2 call the last norm 'norm'
-        m = re.match(r'^(backbone\.)?norm\.(weight|bias)$', new)
-        if m and new not in model_keys:
-            last = max((int(x) for x in re.findall(r'norm(\d+)\.weight', ' '.join(model_keys))), default=None)
-            if last is not None:
-                new = f'{m.group(1) or ""}norm{last}.{m.group(2)}'
         out[new] = v
     return out

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from fovea.utils.errors import CheckpointError
-from fovea.utils.weights import extract_state_dict, read_weights
+from fovea.utils.weights import extract_state_dict, read_weights, resolve_checkpoint
 
 __all__ = ['register_converter', 'converters', 'convert_state_dict', 'adapt_to_model', 'load_weights',
            'load_pretrained', 'LoadReport', 'CONVERTERS', 'CONVERTER_PACKAGE']
@@ -199,8 +199,11 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bo
 
 
 def load_pretrained(module: nn.Module, checkpoint: str, prefix: str | None = None) -> LoadReport:
-    """``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``: local path or URL (downloaded, cached)."""
-    if '://' in str(checkpoint):
+    """``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``: a local path, a URL (downloaded,
+    cached) or a model-zoo name such as ``torchvision://resnet50`` (see
+    :func:`fovea.utils.weights.resolve_checkpoint`)."""
+    checkpoint, zoo_prefix = resolve_checkpoint(str(checkpoint))
+    if '://' in checkpoint:
         from fovea.utils.download import download_to_cache
         checkpoint = download_to_cache(checkpoint)
-    return load_weights(module, checkpoint, prefix=prefix)
+    return load_weights(module, checkpoint, prefix=prefix or zoo_prefix)

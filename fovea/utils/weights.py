@@ -7,9 +7,15 @@
   pickled their own objects (``HistoryBuffer``, ``argparse.Namespace``).
 * :func:`extract_state_dict` finds the model weights (or the EMA weights) in fovea, MMPretrain,
   timm and Lightning layouts; :func:`checkpoint_info` the layout, epoch, iteration and class names.
+* :func:`resolve_checkpoint` turns the model-zoo names MMPretrain/mmengine configs use
+  (``torchvision://resnet50``, ``open-mmlab://resnext50_32x4d``, ``mmcls://resnet50``) into URLs,
+  from the tables in ``checkpoint_urls.json`` (mmengine's, copied as data) and torchvision's own
+  weight enums.
 """
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 from collections import OrderedDict
@@ -20,9 +26,9 @@ from typing import Any
 import torch
 
 from fovea.utils import safe_pickle
-from fovea.utils.errors import CheckpointError
+from fovea.utils.errors import CheckpointError, did_you_mean
 
-__all__ = ['read_weights', 'extract_state_dict', 'checkpoint_info', 'CheckpointInfo']
+__all__ = ['read_weights', 'extract_state_dict', 'checkpoint_info', 'CheckpointInfo', 'resolve_checkpoint']
 
 logger = logging.getLogger('fovea')
 
@@ -160,3 +166,51 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+#: URL scheme -> table of checkpoint_urls.json; mmcls:// checkpoints are loaded by their backbone keys
+_SCHEMES = {'torchvision://': 'torchvision', 'modelzoo://': 'torchvision', 'open-mmlab://': 'open-mmlab',
+            'openmmlab://': 'open-mmlab', 'mmcls://': 'mmcls'}
+
+
+@functools.lru_cache(maxsize=None)
+def _url_table(table: str) -> dict[str, str | None]:
+    with open(Path(__file__).with_name('checkpoint_urls.json'), encoding='utf-8') as f:
+        urls = dict(json.load(f)[table])
+    if table == 'torchvision':  # torchvision >= 0.13 names: 'resnet50.imagenet1k_v2', 'resnet50.default'
+        try:
+            import torchvision.models as tvm
+            for name in tvm.list_models(tvm):
+                weights = tvm.get_model_weights(name)
+                key = weights.__name__.replace('_Weights', '').lower()
+                urls[f'{key}.default'] = weights.DEFAULT.url
+                urls.update({f'{key}.{w.name.lower()}': w.url for w in weights})
+        except (ImportError, AttributeError, ValueError):  # pragma: no cover - older torchvision
+            pass
+    return urls
+
+
+def resolve_checkpoint(checkpoint: str) -> tuple[str, str | None]:
+    """``(location, prefix)`` for an ``init_cfg=dict(type='Pretrained', checkpoint=...)``: model-zoo
+    names with the schemes mmengine knows become their download URL (``mmcls://`` ones with the
+    prefix ``'backbone.'``: MMClassification checkpoints of whole classifiers load into a backbone);
+    anything else comes back unchanged with no prefix."""
+    scheme = next((p for p in _SCHEMES if checkpoint.startswith(p)), None)
+    if scheme is None:
+        return checkpoint, None
+    table, name = _SCHEMES[scheme], checkpoint[len(scheme):]
+    urls = _url_table(table)
+    if table == 'open-mmlab':
+        renamed = _url_table('open-mmlab-deprecated').get(name)
+        if renamed:
+            logger.warning('%s%s is deprecated in favour of %s%s.', scheme, name, scheme, renamed)
+            name = renamed
+    elif scheme == 'modelzoo://':
+        logger.warning('The modelzoo:// scheme is deprecated; write torchvision://%s.', name)
+    key = name if name in urls else name.lower().replace('_weights.', '.')
+    if key not in urls:
+        raise CheckpointError(f'Unknown checkpoint {checkpoint!r}: {name!r} is not among the {len(urls)} '
+                              f'{scheme} names.{did_you_mean(name, urls)} Use a path or an https:// URL otherwise.')
+    if not urls[key]:
+        raise CheckpointError(f'{checkpoint!r} has no published weights; use a path or an https:// URL.')
+    return urls[key], 'backbone.' if table == 'mmcls' else None

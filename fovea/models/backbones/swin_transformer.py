@@ -198,8 +198,18 @@ class SwinTransformer(BaseBackbone):
             nn.init.trunc_normal_(self.absolute_pos_embed, std=0.02)
 
     def adapt_state_dict(self, state_dict: dict, prefix: str = '') -> None:
-        """Interpolate a checkpoint's absolute position embedding to this model's patch grid (window
-        bias tables are fitted by each :class:`~fovea.models.layers.WindowMSA`)."""
+        """Fit a checkpoint to this model: older MMPretrain/MMClassification Swin checkpoints (format
+        versions 1-2) call the last output norm ``norm`` and keep ``attn_mask`` buffers, which are
+        renamed / dropped as MMPretrain's loader does; the absolute position embedding is interpolated
+        to this model's patch grid (window bias tables are fitted by each
+        :class:`~fovea.models.layers.WindowMSA`)."""
+        last = len(self.stages) - 1
+        for key in [k for k in state_dict if k.startswith(prefix)]:
+            rest = key[len(prefix):]
+            if rest in ('norm.weight', 'norm.bias') and f'{prefix}norm{last}.{rest[5:]}' not in state_dict:
+                state_dict[f'{prefix}norm{last}.{rest[5:]}'] = state_dict.pop(key)
+            elif rest.startswith('stages.') and rest.endswith('.attn_mask'):
+                del state_dict[key]  # derived from the window shift, rebuilt by the model
         name = prefix + 'absolute_pos_embed'
         if not self.use_abs_pos_embed or name not in state_dict:
             return
