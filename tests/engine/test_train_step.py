@@ -102,21 +102,21 @@ class MomentumToy(ImageClassifier):
         self.seen_max_steps = max_steps
 
 
-def _cfg(work_dir, batch_size):
+def _cfg(work_dir, batch_size, *extra):
     from fovea.config import Config
     cfg = Config.fromfile('lenet5_digits', [
         f'work_dir={work_dir}', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=10', 'param_scheduler=None',
         'train_dataloader.dataset.indices=128', f'train_dataloader.batch_size={batch_size}',
         'optim_wrapper.accumulative_counts=2', 'env_cfg.precision=fp32', 'env_cfg.dist_cfg.backend=gloo',
-        'default_hooks.checkpoint.save_best=None', 'default_hooks.checkpoint.interval=10', 'randomness.seed=0'])
+        'default_hooks.checkpoint.save_best=None', 'default_hooks.checkpoint.interval=10', 'randomness.seed=0',
+        *extra])
     cfg['model']['type'] = 'TrainStepContractToy'
     return cfg
 
 
-def _train(work_dir, batch_size):
+def _train(work_dir, batch_size, *extra):
     from fovea.engine.runner import Runner
-    model = Runner.from_cfg(_cfg(work_dir, batch_size)).train()
-    return model
+    return Runner.from_cfg(_cfg(work_dir, batch_size, *extra)).train()
 
 
 def _ddp_worker(rank, world, port, work_dir):
@@ -129,17 +129,26 @@ def _ddp_worker(rank, world, port, work_dir):
     assert torch.equal(other[0], other[1]), 'the ranks diverged: gradients were not all-reduced'
     if rank == 0:
         torch.save(model.state_dict(), os.path.join(work_dir, 'ddp.pth'))
+    # FSDP shards the model in place (the momentum encoder's parameters become shards too)
+    from fovea.engine.distributed import consolidated_state_dict
+    model = _train(os.path.join(work_dir, 'fsdp'), 16, 'env_cfg.fsdp=True')
+    assert int(model.post_steps) == 6
+    full = consolidated_state_dict(model)
+    if rank == 0:
+        torch.save(full, os.path.join(work_dir, 'fsdp.pth'))
     dist.destroy_process_group()
 
 
 @pytest.mark.slow
-def test_custom_loss_and_post_step_side_effects_under_ddp_match_one_process(tmp_path):
+def test_custom_loss_and_post_step_side_effects_under_ddp_and_fsdp_match_one_process(tmp_path):
     mp.spawn(_ddp_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
-    ddp = torch.load(tmp_path / 'ddp.pth', weights_only=True)
     single = _train(str(tmp_path / 'single'), 32).state_dict()
-    assert ddp.keys() == single.keys()
-    assert any(k.startswith('momentum_encoder.') for k in ddp) and float(single['queue'].abs().sum()) > 0
+    assert any(k.startswith('momentum_encoder.') for k in single) and float(single['queue'].abs().sum()) > 0
     by_row = lambda t: t[t[:, 0].argsort()]  # noqa: E731  (the queue holds the same keys in rank order)
-    ddp['queue'], single['queue'] = by_row(ddp['queue']), by_row(single['queue'])
-    for k in single:
-        torch.testing.assert_close(ddp[k], single[k], rtol=1e-4, atol=1e-5, msg=k)
+    single['queue'] = by_row(single['queue'])
+    for wrapper in ('ddp', 'fsdp'):
+        state = torch.load(tmp_path / f'{wrapper}.pth', weights_only=True)
+        assert state.keys() == single.keys(), wrapper
+        state['queue'] = by_row(state['queue'])
+        for k in single:
+            torch.testing.assert_close(state[k], single[k], rtol=1e-4, atol=1e-5, msg=f'{wrapper}: {k}')

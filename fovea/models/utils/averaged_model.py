@@ -43,8 +43,13 @@ class BaseAveragedModel(nn.Module):
         self.register_buffer('steps', torch.tensor(0, dtype=torch.long, device=device))
         self.update_buffers = update_buffers
         self._py_steps: int | None = 0  # host mirror of `steps`: no device sync per update
-        self.avg_parameters = (dict(self.module.state_dict(keep_vars=True)) if update_buffers
-                               else dict(self.module.named_parameters()))
+
+    @property
+    def avg_parameters(self) -> dict[str, torch.Tensor]:
+        """The averaged tensors by name, looked up on each call (FSDP replaces the parameters of a
+        module it shards, so references kept from construction would go stale)."""
+        return (dict(self.module.state_dict(keep_vars=True)) if self.update_buffers
+                else dict(self.module.named_parameters()))
 
     def avg_func(self, averaged: torch.Tensor, source: torch.Tensor, steps: int) -> None:
         raise NotImplementedError
@@ -56,11 +61,12 @@ class BaseAveragedModel(nn.Module):
     def update_parameters(self, model: nn.Module) -> None:
         src = model.state_dict(keep_vars=True) if self.update_buffers else dict(model.named_parameters())
         steps = self._py_steps if self._py_steps is not None else int(self.steps)
+        avg = self.avg_parameters
         if steps == 0:
-            for k, p in self.avg_parameters.items():
+            for k, p in avg.items():
                 p.data.copy_(src[k].data)
         elif steps % self.interval == 0:
-            floats = [(p.data, src[k].data.to(p.device)) for k, p in self.avg_parameters.items()
+            floats = [(p.data, src[k].data.to(p.device)) for k, p in avg.items()
                       if p.dtype.is_floating_point]
             self.avg_many(floats, steps)
         if not self.update_buffers:
