@@ -88,6 +88,10 @@ def get_model(model: str | os.PathLike | Config, pretrained: bool | str = False,
         net = net.backbone
     net.cfg = cfg
     classes = _classes_from_cfg(cfg)
+    if not classes and pretrained and not str(pretrained).endswith('.safetensors'):
+        # the class names a training checkpoint records (MMPretrain's meta.dataset_meta.classes)
+        from fovea.utils.weights import checkpoint_info, read_weights
+        classes = list(checkpoint_info(read_weights(pretrained)).classes or ()) or None
     net.dataset_meta = {'classes': classes} if classes else {}
     if device is not None:
         net.to(device)

@@ -386,3 +386,16 @@ env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv
                dist_cfg=dict(backend='nccl'))
 randomness = dict(seed=0, deterministic=False)
 '''
+
+
+def test_get_model_takes_class_names_from_an_mmpretrain_checkpoint(tmp_path):
+    from fovea.apis.model import get_model
+    cfg = Config.fromfile('lenet5_digits')
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(key):  # a folder dataset: the config itself names no classes
+            cfg[key]['dataset'] = dict(type='CustomDataset', data_root=str(tmp_path), pipeline=[])
+    mm = tmp_path / 'epoch_3.pth'
+    with mmengine_classes():
+        torch.save(mmengine_layout({'meta': {'epoch': 3, 'iter': 12}, 'state_dict': _lenet().state_dict()}, 3), mm)
+    assert get_model(cfg).dataset_meta == {}
+    assert get_model(cfg, pretrained=str(mm)).dataset_meta == {'classes': list(CLASSES)}
