@@ -74,3 +74,26 @@ def test_chw_tensors_pass_untouched():
     img = torch.randint(0, 255, (3, 40, 40), dtype=torch.uint8)
     out = CenterCrop(40)({'img': img})
     assert out['img'] is img or torch.equal(out['img'], img)
+
+
+def test_mmcv_style_transforms_get_hwc_bgr_arrays():
+    # a transform written on mmcv.transforms.BaseTransform, as MMPretrain's are (mmcv is not needed
+    # to test this: the base class is recognised by its module and name)
+    MMCVBase = type('BaseTransform', (), {'__module__': 'mmcv.transforms.base'})
+    seen = {}
+
+    class FlipChannels(MMCVBase):
+        def __call__(self, results):
+            seen['img'] = results['img']
+            results['img'] = results['img'][:, ::-1]  # NumPy horizontal flip, as mmcv.imflip does
+            return results
+
+    img = torch.zeros(3, 4, 6, dtype=torch.uint8)
+    img[0] = 10  # red
+    img[2, :, 0] = 200  # blue left column
+    out = Compose([FlipChannels(), CenterCrop((6, 4)), PackInputs()])({'img': img})
+    assert isinstance(seen['img'], np.ndarray) and seen['img'].shape == (4, 6, 3)
+    assert seen['img'][0, 0].tolist() == [200, 0, 10]  # BGR
+    assert tuple(out['inputs'].shape) == (3, 4, 6)
+    assert out['inputs'][:, 0, 5].tolist() == [10, 0, 200]  # back to RGB; the blue column moved right
+    assert out['inputs'][:, 0, 0].tolist() == [10, 0, 0]

@@ -12,7 +12,9 @@ that sees them (:func:`ensure_chw_image`): a 3-dimensional array is HWC, and its
 channels are BGR unless the sample says MMPretrain holds it in RGB (``mmpretrain_bgr=False``,
 as CIFAR/MNIST-style datasets mark their arrays). Arrays that cannot be HWC images and tensors
 that look HWC are a :class:`~fovea.utils.errors.DataError` naming the transform, never a
-silently wrong result.
+silently wrong result. The other way round, :class:`Compose` hands a transform written on MMCV's
+``BaseTransform`` (an MMPretrain-style transform) the image as MMPretrain would: an HWC NumPy array,
+BGR unless ``mmpretrain_bgr=False`` (:func:`to_mmcv_image`).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import torch
 from fovea.registry import TRANSFORMS, build, key_scope
 from fovea.utils.errors import DataError
 
-__all__ = ['Compose', 'BaseTransform', 'ensure_chw_image']
+__all__ = ['Compose', 'BaseTransform', 'ensure_chw_image', 'to_mmcv_image']
 
 _CHANNELS = (1, 2, 3, 4)
 
@@ -63,6 +65,23 @@ def ensure_chw_image(img, results: dict, owner: str = 'transform'):
     if isinstance(img, list):
         return [ensure_chw_image(i, results, owner) for i in img]
     return img
+
+
+def to_mmcv_image(img, results: dict):
+    """A (C, H, W) tensor image as MMCV/MMPretrain transforms take it: an (H, W, C) NumPy array,
+    BGR(A) unless ``results['mmpretrain_bgr']`` is False; other values (arrays, lists) unchanged."""
+    if isinstance(img, list):
+        return [to_mmcv_image(i, results) for i in img]
+    if not isinstance(img, torch.Tensor) or img.ndim != 3:
+        return img
+    arr = img.permute(1, 2, 0).cpu().numpy()
+    if results.get('mmpretrain_bgr', True) and arr.shape[-1] in (3, 4):
+        arr = arr[..., [2, 1, 0] + list(range(3, arr.shape[-1]))]
+    return np.ascontiguousarray(arr)
+
+
+def _is_mmcv_transform(t: Callable) -> bool:
+    return any(c.__module__.startswith('mmcv.') and c.__name__ == 'BaseTransform' for c in type(t).__mro__)
 
 
 class BaseTransform:
@@ -104,9 +123,12 @@ class Compose:
                 if not callable(t):
                     raise TypeError(f'pipeline entry {i} is a {type(t).__name__}, not a transform')
                 self.transforms.append(t)
+        self._mmcv = [_is_mmcv_transform(t) for t in self.transforms]
 
     def __call__(self, results: Any) -> Any:
-        for t in self.transforms:
+        for t, mmcv_style in zip(self.transforms, self._mmcv):
+            if mmcv_style and isinstance(results, dict) and 'img' in results:
+                results['img'] = to_mmcv_image(results['img'], results)
             results = t(results)
             if results is None:
                 return None

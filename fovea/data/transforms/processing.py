@@ -29,7 +29,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from fovea.data.transforms.base import BaseTransform
 from fovea.registry import TRANSFORMS
-from fovea.utils.errors import ConfigError
+from fovea.utils.errors import ConfigError, ConfigTypeError
 
 __all__ = ['MMPRETRAIN_BGR', 'config_fill', 'Resize', 'ResizeEdge', 'RandomResizedCrop', 'EfficientNetRandomCrop',
            'CenterCrop', 'EfficientNetCenterCrop', 'RandomCrop', 'RandomFlip', 'ColorJitter', 'Lighting', 'RandomGrayscale',
@@ -484,10 +484,11 @@ class RandomFlip(BaseTransform):
 def _range(value, name: str, center: float = 1., bound: tuple[float, float] = (0, float('inf'))):
     if isinstance(value, numbers.Number):
         if value < 0:
-            raise ConfigError(f'ColorJitter {name}: a single number must be non-negative, got {value}')
+            raise ConfigError(f'ColorJitter {name}: if {name} is a single number, it must be non-negative; '
+                              f'got {value}')
         value = (center - float(value), center + float(value))
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        raise ConfigError(f'ColorJitter {name} must be a number or a (min, max) pair, got {value!r}')
+        raise ConfigTypeError(f'ColorJitter {name} should be a single number or a (min, max) pair, got {value!r}')
     value = (max(bound[0], float(value[0])), min(bound[1], float(value[1])))
     return None if value[0] == value[1] == center else value
 

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from fovea.registry import MODELS
+from fovea.utils.errors import ConfigError
 
 __all__ = ['GlobalAveragePooling']
 
@@ -20,7 +21,7 @@ class GlobalAveragePooling(nn.Module):
     def __init__(self, dim: int = 2):
         super().__init__()
         if dim not in (1, 2, 3):
-            raise ValueError(f'GlobalAveragePooling dim must be 1, 2 or 3, got {dim}')
+            raise ConfigError(f'GlobalAveragePooling dim must be 1, 2 or 3, got {dim!r}')
         self.dims = tuple(range(-dim, 0))
 
     def init_weights(self) -> None:
