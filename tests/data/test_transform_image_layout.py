@@ -97,3 +97,12 @@ def test_mmcv_style_transforms_get_hwc_bgr_arrays():
     assert tuple(out['inputs'].shape) == (3, 4, 6)
     assert out['inputs'][:, 0, 5].tolist() == [10, 0, 200]  # back to RGB; the blue column moved right
     assert out['inputs'][:, 0, 0].tolist() == [10, 0, 0]
+
+
+def test_pack_inputs_packs_float_and_video_arrays():
+    out = PackInputs()({'img': np.random.rand(30, 40)})  # a float greyscale array, as mean(-1) gives
+    assert tuple(out['inputs'].shape) == (1, 30, 40) and out['inputs'].dtype == torch.float64
+    video = np.random.randint(0, 256, (10, 3, 1, 22, 22), dtype=np.uint8)
+    assert torch.equal(PackInputs()({'img': video})['inputs'], torch.from_numpy(video))
+    with pytest.raises(DataError, match='float64'):  # other transforms still want uint8
+        CenterCrop(8)({'img': np.random.rand(30, 40)})

@@ -31,7 +31,9 @@ __all__ = ['Compose', 'BaseTransform', 'ensure_chw_image', 'to_mmcv_image']
 _CHANNELS = (1, 2, 3, 4)
 
 
-def _numpy_to_chw(img: np.ndarray, bgr: bool, owner: str) -> torch.Tensor:
+def _numpy_to_chw(img: np.ndarray, bgr: bool, owner: str, packing: bool = False) -> torch.Tensor:
+    if packing and img.ndim > 3:  # video-like (N, C, T, H, W) arrays are packed as they are
+        return torch.from_numpy(np.ascontiguousarray(img))
     if img.ndim == 2:
         img = img[..., None]
     if img.ndim != 3 or img.shape[-1] not in _CHANNELS:
@@ -39,7 +41,7 @@ def _numpy_to_chw(img: np.ndarray, bgr: bool, owner: str) -> torch.Tensor:
                 'pass torch.from_numpy(img).' if img.ndim == 3 and img.shape[0] in _CHANNELS else '')
         raise DataError(f'{owner} got a NumPy image of shape {img.shape}, which is not an (H, W) or '
                         f'(H, W, C) image with 1-4 channels.{hint}')
-    if img.dtype != np.uint8:
+    if img.dtype != np.uint8 and not packing:
         raise DataError(f'{owner} got a {img.dtype} NumPy image; fovea transforms take uint8 images '
                         f'(convert with img.astype(np.uint8), or apply float conversions in the data '
                         f'preprocessor).')
@@ -48,12 +50,13 @@ def _numpy_to_chw(img: np.ndarray, bgr: bool, owner: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
 
-def ensure_chw_image(img, results: dict, owner: str = 'transform'):
+def ensure_chw_image(img, results: dict, owner: str = 'transform', packing: bool = False):
     """Return ``img`` as fovea's uint8 (C, H, W) RGB tensor (see the module docstring).
 
     Tensors are returned as they are unless they look (H, W, C) (channels last, first dimension
     not a channel count), which is a :class:`DataError`; lists (multi-view) are converted item by
-    item. ``owner`` names the transform in error messages.
+    item. ``owner`` names the transform in error messages. ``packing`` (PackInputs, the last step)
+    also takes other dtypes and passes arrays of more than 3 dimensions (videos) through unchanged.
     """
     if isinstance(img, torch.Tensor):
         if img.ndim == 3 and img.shape[0] not in _CHANNELS and img.shape[-1] in _CHANNELS:
@@ -61,9 +64,9 @@ def ensure_chw_image(img, results: dict, owner: str = 'transform'):
                             f'(H, W, C); fovea image tensors are (C, H, W): use img.permute(2, 0, 1).')
         return img
     if isinstance(img, np.ndarray):
-        return _numpy_to_chw(img, bool(results.get('mmpretrain_bgr', True)), owner)
+        return _numpy_to_chw(img, bool(results.get('mmpretrain_bgr', True)), owner, packing)
     if isinstance(img, list):
-        return [ensure_chw_image(i, results, owner) for i in img]
+        return [ensure_chw_image(i, results, owner, packing) for i in img]
     return img
 
 
@@ -91,11 +94,14 @@ class BaseTransform:
     docstring), so every transform sees the layout it expects.
     """
 
+    #: PackInputs sets this: the image is only packed, so other dtypes and videos are fine
+    _packs_image = False
+
     def __call__(self, results: dict) -> dict | None:
         if isinstance(results, dict) and 'img' in results:
             img = results['img']
             if not isinstance(img, torch.Tensor) or img.ndim == 3:
-                new = ensure_chw_image(img, results, type(self).__name__)
+                new = ensure_chw_image(img, results, type(self).__name__, self._packs_image)
                 if new is not img:
                     results['img'] = new
                     if isinstance(new, torch.Tensor):

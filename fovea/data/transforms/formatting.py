@@ -36,6 +36,8 @@ class PackInputs(BaseTransform):
         meta_keys: sample keys copied as DataSample meta information.
     """
 
+    _packs_image = True
+
     DEFAULT_META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'flip',
                          'flip_direction')
 
