@@ -115,3 +115,15 @@ def test_mobilenet_v2_block_signature():
     with pytest.raises(AssertionError):
         MobileNetV2Block(16, 24, stride=3, expand_ratio=6)
     assert isinstance(MobileNetV2().layer2[0], MobileNetV2Block)
+
+
+def test_classifier_reads_the_last_entry_of_inception_v3():
+    from fovea.registry import MODELS
+    from fovea.structures import DataSample
+    model = MODELS.build(dict(type='ImageClassifier', backbone=dict(type='InceptionV3', num_classes=4),
+                              head=dict(type='ClsHead', loss=dict(type='CrossEntropyLoss'))))
+    x, samples = torch.randn(2, 3, 75, 75), [DataSample().set_gt_label(1), DataSample().set_gt_label(3)]
+    assert model.train()(x, samples, mode='loss')['loss'].ndim == 0
+    with torch.no_grad():
+        preds = model.eval()(x, samples, mode='predict')
+    assert [p.pred_score.shape for p in preds] == [(4,), (4,)]

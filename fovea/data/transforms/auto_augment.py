@@ -68,7 +68,8 @@ class BaseAugTransform(BaseTransform):
 
     def _check_one(self, value, name: str) -> None:
         if (value is None) == (self.magnitude_range is None):
-            raise ConfigError(f'{type(self).__name__}: give exactly one of {name} and magnitude_range.')
+            raise ConfigError(f'{type(self).__name__}: give only one of {name} and magnitude_range (exactly one '
+                              f'is needed).')
 
     def random_disable(self) -> bool:
         return np.random.rand() > self.prob
