@@ -19,7 +19,7 @@ import importlib
 import inspect
 from typing import Any, Callable, Iterator, Mapping
 
-from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError, did_you_mean
+from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError, add_note, did_you_mean
 
 _KEY_PATH: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar('fovea_key_path', default=())
 
@@ -249,14 +249,10 @@ def build(cfg: Any, registry: Registry, key: str | None = None, **default_args: 
             raise
         except TypeError as exc:
             _explain_forwarded_kwarg(exc, obj_cls, args, type_name, path)
-            note = f'(while building {type_name} at {path or "the top level"})'
-            if note not in getattr(exc, '__notes__', []):
-                exc.add_note(note)
+            add_note(exc, f'(while building {type_name} at {path or "the top level"})')
             raise
         except Exception as exc:
-            note = f'(while building {type_name} at {path or "the top level"})'
-            if note not in getattr(exc, '__notes__', []):
-                exc.add_note(note)
+            add_note(exc, f'(while building {type_name} at {path or "the top level"})')
             raise
 
 

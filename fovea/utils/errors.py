@@ -65,6 +65,21 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f" Did you mean {', '.join(repr(f) for f in found)}?" if found else ""
 
 
+def add_note(exc: BaseException, note: str) -> None:
+    """``exc.add_note(note)`` once (Python 3.11+); on 3.10 the note is kept in ``exc.__notes__`` alike
+    (which 3.10's tracebacks do not print)."""
+    notes = getattr(exc, '__notes__', None)
+    if notes is not None and note in notes:
+        return
+    if hasattr(exc, 'add_note'):
+        exc.add_note(note)
+    else:
+        try:
+            exc.__notes__ = [*(notes or []), note]
+        except AttributeError:  # pragma: no cover - exceptions whose attributes are fixed
+            pass
+
+
 def require(module: str, extra: str, purpose: str = ""):
     """Import an optional dependency or fail naming the pip extra that provides it."""
     import importlib

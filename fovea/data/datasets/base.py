@@ -17,7 +17,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from fovea.data.transforms.base import Compose
-from fovea.utils.errors import ConfigError, DataError
+from fovea.utils.errors import ConfigError, DataError, add_note
 
 __all__ = ['BaseDataset', 'PathLabelList', 'ArrayImageList', 'expand_path', 'check_labels_fit']
 
@@ -250,7 +250,7 @@ class BaseDataset(Dataset):
         except DataError as exc:
             raise DataError(f'{type(self).__name__} sample {idx}: {exc}') from None
         except Exception as exc:
-            exc.add_note(f'(while processing {type(self).__name__} sample {idx}: '
+            add_note(exc, f'(while processing {type(self).__name__} sample {idx}: '
                          f'{info.get("img_path", "in-memory image")})')
             raise
 
