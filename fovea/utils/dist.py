@@ -42,8 +42,31 @@ def init_dist(backend: str | None = None, timeout_s: int = 1800) -> tuple[int, i
         backend = 'nccl' if torch.cuda.is_available() else 'gloo'
     if backend == 'nccl':
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    dist.init_process_group(backend=backend, timeout=datetime.timedelta(seconds=timeout_s))
+    timeout = datetime.timedelta(seconds=timeout_s)
+    store = _attempt_store(timeout)
+    if store is None:
+        dist.init_process_group(backend=backend, timeout=timeout)
+    else:
+        dist.init_process_group(backend=backend, timeout=timeout, store=store, rank=int(os.environ['RANK']),
+                                world_size=int(os.environ['WORLD_SIZE']))
     return get_dist_info()
+
+
+def attempt_id() -> str:
+    """This attempt of an elastic job: the rendezvous run id and torchrun's restart count
+    (``'-/0'`` outside torchrun). Keys that one attempt puts in the store are namespaced by it."""
+    return f'{os.environ.get("TORCHELASTIC_RUN_ID", "-")}/{os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")}'
+
+
+def _attempt_store(timeout: datetime.timedelta):
+    """Under ``torchrun --rdzv_backend=c10d`` the workers share the launcher's TCPStore, which lives on
+    across restarts; torch then writes every attempt's keys (gloo's peer addresses among them) under the
+    same names, so a restarted group can read a dead attempt's. Give each attempt its own prefix."""
+    if os.environ.get('TORCHELASTIC_USE_AGENT_STORE') != 'True' or 'TORCHELASTIC_RESTART_COUNT' not in os.environ:
+        return None
+    tcp = dist.TCPStore(os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']), int(os.environ['WORLD_SIZE']),
+                        is_master=False, timeout=timeout)
+    return dist.PrefixStore(f'/fovea/attempt/{attempt_id()}', tcp)
 
 
 def barrier() -> None:
@@ -123,7 +146,10 @@ def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- failing together
-_FAILED_KEY = 'fovea/failed_rank'
+def _failed_key() -> str:
+    """Where this attempt's first failure is reported. Per attempt: a restarted group must not stop
+    for the previous attempt's failure, nor for a late report from one of its dying processes."""
+    return f'fovea/{attempt_id()}/failed_rank'
 
 
 class PeerFailure(RuntimeError):
@@ -144,8 +170,9 @@ def report_failure(exc: BaseException) -> None:
     text = f'rank {rank} (host {socket.gethostname()}, pid {os.getpid()}): {type(exc).__name__}: {exc}'
     try:
         store = _store()
-        if not store.check([_FAILED_KEY]):   # the first failure is the root cause; keep it
-            store.set(_FAILED_KEY, text[:4000])
+        key = _failed_key()
+        if not store.check([key]):   # the first failure is the root cause; keep it
+            store.set(key, text[:4000])
     except Exception:  # the store may be gone with the process that hosted it
         pass
 
@@ -156,8 +183,9 @@ def peer_failure() -> str | None:
         return None
     try:
         store = _store()
-        if store.check([_FAILED_KEY]):
-            text = store.get(_FAILED_KEY).decode('utf-8', 'replace')
+        key = _failed_key()
+        if store.check([key]):
+            text = store.get(key).decode('utf-8', 'replace')
             return None if text.startswith(f'rank {dist.get_rank()} ') else text
     except Exception:
         return f'the rendezvous store at {os.environ.get("MASTER_ADDR")}:{os.environ.get("MASTER_PORT")} is unreachable, ' \

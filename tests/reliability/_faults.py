@@ -38,24 +38,32 @@ class FaultHook(Hook):
         nan_iter / nan_count: make the backbone's output NaN (so every loss term is NaN) in
             ``nan_count`` iterations from this one.
         pause_s: how long a pause lasts before the process goes on by itself.
+        pause_rank: pause on this rank only (default: every rank).
+        pause_once: pause only if the marker file does not exist yet (a restarted run goes on).
     """
     priority = 'HIGHEST'
 
     def __init__(self, marker_dir: str, pause_iter: int | None = None, pause_val_epoch: int | None = None,
                  pause_save: str | None = None, signal_iter: int | None = None, signal_name: str = 'SIGTERM',
                  raise_iter: int | None = None, raise_rank: int | None = None, nan_iter: int | None = None,
-                 nan_count: int = 1, pause_s: float = 120.0):
+                 nan_count: int = 1, pause_s: float = 120.0, pause_rank: int | None = None,
+                 pause_once: bool = False):
         self.marker_dir = Path(marker_dir)
         self.pause_iter, self.pause_val_epoch, self.pause_save = pause_iter, pause_val_epoch, pause_save
         self.signal_iter, self.signal_name = signal_iter, signal_name
         self.raise_iter, self.raise_rank = raise_iter, raise_rank
         self.nan_iter, self.nan_count = nan_iter, nan_count
-        self.pause_s = pause_s
+        self.pause_s, self.pause_rank, self.pause_once = pause_s, pause_rank, pause_once
         self._nan_handle = None
 
-    def _pause(self, where: str) -> None:
+    def _pause(self, where: str, runner=None) -> None:
+        if self.pause_rank is not None and runner is not None and runner.rank != self.pause_rank:
+            return
+        marker = self.marker_dir / f'paused_{where}'
+        if self.pause_once and marker.exists():
+            return
         self.marker_dir.mkdir(parents=True, exist_ok=True)
-        (self.marker_dir / f'paused_{where}').write_text(str(os.getpid()))
+        marker.write_text(str(os.getpid()))
         time.sleep(self.pause_s)
 
     def before_run(self, runner) -> None:
@@ -73,7 +81,7 @@ class FaultHook(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         it = runner.iter
         if it == self.pause_iter:
-            self._pause(f'iter_{it}')
+            self._pause(f'iter_{it}', runner)
         if it == self.signal_iter:
             for name in self.signal_name.split(','):  # 'SIGINT,SIGINT' is a double Ctrl-C
                 os.kill(os.getpid(), getattr(signal, name))

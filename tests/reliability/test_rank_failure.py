@@ -63,3 +63,27 @@ def test_one_rank_failing_stops_the_other_naming_it(tmp_path, failing):
         f'RuntimeError: injected failure on rank {failing}' in err
     assert named or (failing == 0 and 'rendezvous store' in err and 'rank 0' in err), err[-3000:]
     assert stopped_after is not None and stopped_after < 45, stopped_after   # instead of sleeping 120 s
+
+
+def test_failure_reports_belong_to_one_elastic_attempt(monkeypatch):
+    """A restarted group (torchrun's TORCHELASTIC_RESTART_COUNT + 1) ignores the previous attempt's report,
+    including one a dying process of that attempt writes late; its own attempt's reports still count."""
+    import torch.distributed as dist
+    from fovea.utils import dist as fdist
+    monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'job7')
+    dist.init_process_group('gloo', store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        store = fdist._store()
+        old = 'rank 1 (host h, pid 1): RuntimeError: Connection reset by peer'
+        monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '0')
+        store.set(fdist._failed_key(), old)
+        assert fdist.peer_failure() == old
+        monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '1')
+        assert fdist.peer_failure() is None
+        store.set('fovea/job7/0/failed_rank', old + ' (late)')   # written late by the old attempt
+        assert fdist.peer_failure() is None
+        monkeypatch.setenv('TORCHELASTIC_RUN_ID', 'another-job')
+        monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '0')
+        assert fdist.peer_failure() is None
+    finally:
+        dist.destroy_process_group()
