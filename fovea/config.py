@@ -420,9 +420,6 @@ def check_untrusted(data: Any, filename: str | os.PathLike, where: str = '') -> 
             raise ConfigError(f'{filename}: {where + "." if where else ""}config={nested!r} is a Python config, '
                               f'which would run as code; an untrusted config may name only JSON/YAML or shipped '
                               f'configs. If you trust both files, pass --trust.')
-        if not where and data.get('custom_imports'):
-            raise ConfigError(f'{filename}: custom_imports would import Python modules; untrusted configs may '
-                              f'not use it. If you trust this file, pass --trust.')
         for k, v in data.items():
             check_untrusted(v, filename, f'{where}.{k}' if where else str(k))
     elif isinstance(data, (list, tuple)):

@@ -171,8 +171,7 @@ def test_config_stored_in_a_checkpoint_is_read_as_data(tmp_path, capsys):
     Python, so a downloaded checkpoint could run code."""
     marker = tmp_path / 'marker'
     for text in (f'open({str(marker)!r}, "w")\nmodel = dict(type="ImageClassifier")\n',
-                 f'model = {{"type": "os.system", "command": "touch {marker}"}}\n',
-                 'custom_imports = {"imports": ["antigravity"]}\nmodel = {"type": "ImageClassifier"}\n'):
+                 f'model = {{"type": "os.system", "command": "touch {marker}"}}\n'):
         torch.save({'meta': {'config': text}, 'state_dict': {'w': torch.zeros(1)}}, tmp_path / 'evil.pth')
         code, _, err = _run_cli(capsys, 'reparameterize', tmp_path / 'evil.pth', tmp_path / 'out.pth')
         assert code == 1 and 'evil.pth (meta.config)' in err, err
