@@ -23,7 +23,7 @@ from torch import nn
 from fovea.registry import BATCH_AUGMENTS, MODELS
 from fovea.structures import DataSample, SampleList
 
-__all__ = ['BaseDataPreprocessor', 'ClsDataPreprocessor', 'stack_batch', 'samples_to_targets']
+__all__ = ['BaseDataPreprocessor', 'ClsDataPreprocessor', 'SelfSupDataPreprocessor', 'stack_batch', 'samples_to_targets']
 
 
 def stack_batch(inputs: torch.Tensor | Sequence[torch.Tensor], pad_size_divisor: int = 1,
@@ -128,20 +128,27 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
             self.batch_augments = BATCH_AUGMENTS.build(batch_augments, key='batch_augments')
             self.to_onehot = True
 
-    def forward(self, data: dict, training: bool = False) -> dict:
-        data = self.cast(data)
-        inputs = data['inputs']
+    def _image_batch(self, inputs: torch.Tensor | Sequence[torch.Tensor], src_bgr: bool) -> torch.Tensor:
+        """uint8 images (a batch tensor or a list of CHW tensors) -> the float batch the model sees."""
         if isinstance(inputs, torch.Tensor) and self.pad_size_divisor <= 1:
             batch = inputs.float()
         else:
             batch = stack_batch([t.float() for t in inputs], self.pad_size_divisor, self.pad_value)
-        src_bgr = bool(data['data_samples'][0].get('mmpretrain_bgr', True)) if data.get('data_samples') else True
         if batch.shape[1] == 3 and src_bgr != self.to_rgb:
             batch = batch.flip(1)  # RGB -> BGR, the order MMPretrain feeds here
         if self._normalize:
             batch = (batch - self.mean) / self.std
         if self.channels_last and batch.ndim == 4:
             batch = batch.contiguous(memory_format=torch.channels_last)
+        return batch
+
+    @staticmethod
+    def _source_bgr(data: dict) -> bool:
+        return bool(data['data_samples'][0].get('mmpretrain_bgr', True)) if data.get('data_samples') else True
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = self.cast(data)
+        batch = self._image_batch(data['inputs'], self._source_bgr(data))
         samples = data.get('data_samples')
         if samples is not None and self.to_onehot and 'gt_label' in samples[0] and 'gt_score' not in samples[0]:
             num = self.num_classes or samples[0].get('num_classes')
@@ -155,3 +162,29 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
             for s, sc in zip(samples, score):
                 s.set_gt_score(sc)
         return {'inputs': batch, 'data_samples': samples}
+
+
+@MODELS.register_module()
+class SelfSupDataPreprocessor(ClsDataPreprocessor):
+    """Preprocessor for self-supervised learning (MMPretrain's arguments): ``inputs`` is one batch
+    or, from the ``MultiView`` transform, a list of per-view batches, each normalised as
+    :class:`ClsDataPreprocessor` normalises one. ``to_rgb``, ``bgr_to_rgb`` and ``rgb_to_bgr`` all
+    mean "flip the channel order MMPretrain would have loaded" (its one switch for the three).
+    Labels, if any, pass through untouched.
+    """
+
+    def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 pad_size_divisor: int = 1, pad_value: float = 0, to_rgb: bool = False,
+                 bgr_to_rgb: bool = False, rgb_to_bgr: bool = False, non_blocking: bool = True):
+        super().__init__(mean=mean, std=std, pad_size_divisor=pad_size_divisor, pad_value=pad_value,
+                         to_rgb=to_rgb or bgr_to_rgb or rgb_to_bgr, non_blocking=non_blocking)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = self.cast(data)
+        inputs, src_bgr = data['inputs'], self._source_bgr(data)
+        if isinstance(inputs, (list, tuple)) and inputs and (
+                isinstance(inputs[0], (list, tuple)) or (isinstance(inputs[0], torch.Tensor) and inputs[0].ndim == 4)):
+            batch = [self._image_batch(view, src_bgr) for view in inputs]
+        else:
+            batch = self._image_batch(inputs, src_bgr)
+        return {'inputs': batch, 'data_samples': data.get('data_samples')}
