@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ['get_dist_info', 'is_main_process', 'init_dist', 'barrier', 'all_gather_object', 'all_reduce_mean',
-           'concat_all_gather', 'all_gather_with_grad', 'broadcast_object', 'fail_together', 'report_failure', 'peer_failure', 'PeerFailure']
+           'concat_all_gather', 'all_gather_with_grad', 'all_reduce_with_grad', 'broadcast_object', 'fail_together', 'report_failure', 'peer_failure', 'PeerFailure']
 
 
 def is_distributed() -> bool:
@@ -143,6 +143,30 @@ def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     if not is_distributed() or dist.get_world_size() == 1:
         return tensor
     return _GatherWithGrad.apply(tensor)
+
+
+class _AllReduceWithGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        out = tensor.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def all_reduce_with_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """The sum of ``tensor`` over ranks, differentiable: backward sums the ranks' gradients, so that
+    with DDP's gradient averaging a loss of the summed tensor (Barlow Twins' cross-correlation over
+    the global batch) gets the gradient one process would on the global batch. Without
+    distribution: ``tensor`` itself."""
+    if not is_distributed() or dist.get_world_size() == 1:
+        return tensor
+    return _AllReduceWithGrad.apply(tensor)
 
 
 # ---------------------------------------------------------------- failing together

@@ -1,4 +1,4 @@
-"""NonLinearNeck: the MLP projector of SimCLR, BYOL and SimSiam (MMPretrain's arguments and keys)."""
+"""Projector necks of the self-supervised algorithms (MMPretrain's arguments and state-dict keys)."""
 from __future__ import annotations
 
 import torch
@@ -8,7 +8,7 @@ from fovea.models.base import BaseModule
 from fovea.models.layers.conv import build_norm_layer
 from fovea.registry import MODELS
 
-__all__ = ['NonLinearNeck']
+__all__ = ['NonLinearNeck', 'MoCoV2Neck']
 
 
 def _norm_1d(norm_cfg: dict | None, channels: int, affine: bool = True) -> nn.Module:
@@ -69,3 +69,23 @@ class NonLinearNeck(BaseModule):
             if bn is not None:
                 x = getattr(self, bn)(x)
         return (x,)
+
+
+@MODELS.register_module()
+class MoCoV2Neck(BaseModule):
+    """MoCo v2's projector: fc-relu-fc on the globally pooled last feature map (keys ``mlp.0``, ``mlp.2``)."""
+
+    def __init__(self, in_channels: int, hid_channels: int, out_channels: int, with_avg_pool: bool = True,
+                 init_cfg: dict | list | None = None):
+        super().__init__(init_cfg)
+        self.with_avg_pool = with_avg_pool
+        self.mlp = nn.Sequential(nn.Linear(in_channels, hid_channels), nn.ReLU(inplace=True),
+                                 nn.Linear(hid_channels, out_channels))
+
+    def forward(self, x: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor]:
+        if len(x) != 1:
+            raise ValueError(f'MoCoV2Neck takes one feature map (backbone out_indices of length 1), got {len(x)}')
+        x = x[0]
+        if self.with_avg_pool and x.ndim == 4:
+            x = x.mean((2, 3))
+        return (self.mlp(x.flatten(1)),)

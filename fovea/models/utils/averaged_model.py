@@ -12,6 +12,7 @@ EMA of weights: Polyak & Juditsky, "Acceleration of stochastic approximation by 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
@@ -20,7 +21,7 @@ from torch import nn
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError
 
-__all__ = ['BaseAveragedModel', 'ExponentialMovingAverage', 'MomentumAnnealingEMA']
+__all__ = ['BaseAveragedModel', 'ExponentialMovingAverage', 'MomentumAnnealingEMA', 'CosineEMA']
 
 
 class BaseAveragedModel(nn.Module):
@@ -123,3 +124,26 @@ class MomentumAnnealingEMA(ExponentialMovingAverage):
 
     def current_momentum(self, steps: int) -> float:
         return max(self.momentum, self.gamma / (self.gamma + steps))
+
+
+@MODELS.register_module()
+class CosineEMA(ExponentialMovingAverage):
+    """EMA whose momentum (weight of the new value) anneals from ``momentum`` to ``end_momentum``
+    along half a cosine over the run (MMPretrain's CosineEMA, BYOL's target network:
+    ``m_t = end - (end - momentum) * (cos(pi * t / max_iters) + 1) / 2``).
+
+    ``max_iters`` is the run's number of optimizer steps; the algorithm that owns the average sets it
+    from ``after_optimizer_step(step, max_steps)`` (without it the momentum stays at ``momentum``).
+    """
+
+    def __init__(self, model: nn.Module, momentum: float = 0.004, end_momentum: float = 0., interval: int = 1,
+                 device: torch.device | str | None = None, update_buffers: bool = False):
+        super().__init__(model, momentum, interval, device, update_buffers)
+        self.end_momentum = end_momentum
+        self.max_iters: int | None = None
+
+    def current_momentum(self, steps: int) -> float:
+        if not self.max_iters:
+            return self.momentum
+        anneal = (math.cos(math.pi * min(steps, self.max_iters) / self.max_iters) + 1) / 2
+        return self.end_momentum - (self.end_momentum - self.momentum) * anneal
