@@ -15,13 +15,16 @@ view_pipeline = [
          transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)]),
     dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
 ]
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(
     batch_size=256, num_workers=2, persistent_workers=True, drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='CustomDataset', data_root=data_root, data_prefix='train', with_label=False,
-                 pipeline=[dict(type='LoadImageFromFile'),
-                           dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
-                           dict(type='PackInputs')]))
+                 pipeline=train_pipeline))
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 knn_cfg = dict(
     k=200, temperature=0.1,
