@@ -174,6 +174,8 @@ class Runner:
         self.epoch_length = 0
 
         self.model = self._build_model(model)
+        self.num_params = sum(p.numel() for p in self.model.parameters())
+        self.precision_note = self._small_model_precision()
         self.threads = self._set_threads()
         self.hooks: list[Hook] = []
         self._register_hooks(default_hooks, custom_hooks)
@@ -233,11 +235,21 @@ class Runner:
         self.compile_cfg = self.env_cfg.get('compile', False)
         return model
 
+    def _small_model_precision(self) -> str:
+        """'auto' precision keeps a small model in fp32: it has too little arithmetic for bf16 to save,
+        and autocast's casts cost more than that (LeNet-5 on CPU: 4-9x slower in bf16)."""
+        from fovea.utils.threads import SMALL_MODEL_PARAMS
+        if self.env_cfg.get('precision', 'auto') == 'auto' and self.precision != 'fp32' and \
+                self.num_params < SMALL_MODEL_PARAMS:
+            self.precision = 'fp32'
+            return f' (auto: small model, {self.num_params / 1e6:.2g}M parameters)'
+        return ''
+
     def _set_threads(self):
         from fovea.utils.threads import plan_threads
         loaders = (self._train_loader_cfg, self._val_loader_cfg, self._test_loader_cfg)
         self.num_workers = max(int((c or {}).get('num_workers', 0)) for c in loaders)
-        plan = plan_threads(sum(p.numel() for p in self.model.parameters()), self.num_workers, self.device.type,
+        plan = plan_threads(self.num_params, self.num_workers, self.device.type,
                             self.env_cfg.get('num_threads', 'auto'), self.env_cfg.get('worker_threads', 'auto'),
                             int(os.environ.get('LOCAL_WORLD_SIZE', 1)))
         torch.set_num_threads(plan.main)
@@ -364,7 +376,7 @@ class Runner:
     def _describe_setup(self) -> None:
         self.logger.info(
             f'fovea {fovea.__version__} | torch {torch.__version__} | device {self.device} x {self.world_size} '
-            f'process(es) | precision {self.precision}'
+            f'process(es) | precision {self.precision}{self.precision_note}'
             f'{" (autocast)" if self.precision != "fp32" else ""} | channels_last {"on" if self.channels_last else "off"}'
             f' | compile {"on" if self.compile_cfg else "off"} | seed {self.seed}')
         self.logger.info(self.threads.describe(self.num_workers))
