@@ -317,8 +317,12 @@ class Runner:
         if cfg is None:
             raise ConfigError(f'The config has no {key}; it is needed for this command.')
         from fovea.data.datasets.base import check_labels_fit
-        from fovea.engine.worker_guard import guard_workers
-        loader = build_dataloader(dict(cfg), seed=int(self.seed), key=key, worker_threads=self.threads.worker)
+        from fovea.engine.worker_guard import guard_workers, worker_start_method
+        cfg = dict(cfg)
+        method = worker_start_method(self.env_cfg.get('mp_cfg'))
+        if method and int(cfg.get('num_workers') or 0) > 0:
+            cfg.setdefault('multiprocessing_context', method)
+        loader = build_dataloader(cfg, seed=int(self.seed), key=key, worker_threads=self.threads.worker)
         check_labels_fit(loader.dataset, getattr(getattr(self.unwrapped_model, 'head', None), 'num_classes', None),
                          f'{key}.dataset')
         return guard_workers(loader)

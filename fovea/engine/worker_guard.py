@@ -26,9 +26,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
-from fovea.utils.errors import DataError
+from fovea.utils.errors import ConfigError, DataError, did_you_mean
 
-__all__ = ['guard_workers', 'worker_deaths_explained']
+__all__ = ['guard_workers', 'worker_deaths_explained', 'worker_start_method']
 
 
 def _recording_class(cls: type, slots: torch.Tensor, worker_id: int) -> type:
@@ -146,3 +146,34 @@ def worker_deaths_explained(*loaders: Any) -> Iterator[None]:
         if err is None:
             raise
         raise err from exc
+
+
+_MP_KEYS = ('mp_start_method', 'opencv_num_threads')
+
+
+def worker_start_method(mp_cfg: dict | None) -> str | None:
+    """``env_cfg.mp_cfg`` as MMPretrain names it: ``mp_start_method`` ('fork', 'spawn', 'forkserver')
+    is how the Runner's loaders start their worker processes (None: Python's default, which is
+    'forkserver' on Linux from Python 3.14); ``opencv_num_threads`` sets OpenCV's thread count when
+    OpenCV is installed (fovea itself decodes without it). Returns the start method."""
+    mp_cfg = dict(mp_cfg or {})
+    for key in mp_cfg:
+        if key not in _MP_KEYS:
+            raise ConfigError(f'Unknown key env_cfg.mp_cfg.{key}.{did_you_mean(key, _MP_KEYS)} '
+                              f'Keys: {", ".join(_MP_KEYS)}.')
+    method = mp_cfg.get('mp_start_method')
+    if method is not None:
+        import multiprocessing
+        methods = multiprocessing.get_all_start_methods()
+        if method not in methods:
+            raise ConfigError(f'env_cfg.mp_cfg.mp_start_method={method!r} is not a start method here; '
+                              f'use one of {", ".join(map(repr, methods))}.')
+    threads = mp_cfg.get('opencv_num_threads')
+    if threads is not None:
+        try:
+            import cv2
+        except ImportError:
+            cv2 = None
+        if cv2 is not None:
+            cv2.setNumThreads(int(threads))
+    return method
