@@ -129,11 +129,10 @@ class Compose:
                 if not callable(t):
                     raise TypeError(f'pipeline entry {i} is a {type(t).__name__}, not a transform')
                 self.transforms.append(t)
-        self._mmcv = [_is_mmcv_transform(t) for t in self.transforms]
 
     def __call__(self, results: Any) -> Any:
-        for t, mmcv_style in zip(self.transforms, self._mmcv):
-            if mmcv_style and isinstance(results, dict) and 'img' in results:
+        for t in self.transforms:
+            if isinstance(results, dict) and 'img' in results and _is_mmcv_transform(t):
                 results['img'] = to_mmcv_image(results['img'], results)
             results = t(results)
             if results is None:
