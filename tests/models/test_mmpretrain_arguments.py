@@ -127,3 +127,14 @@ def test_classifier_reads_the_last_entry_of_inception_v3():
     with torch.no_grad():
         preds = model.eval()(x, samples, mode='predict')
     assert [p.pred_score.shape for p in preds] == [(4,), (4,)]
+
+
+def test_block_attributes_and_assertion_types():
+    from fovea.models.backbones.shufflenet_v1 import ShuffleUnit
+    block = Bottleneck(64, 64, stride=2, style='caffe')
+    assert (block.stride, block.expansion, block.style) == (2, 4, 'caffe')
+    assert BasicBlock(8, 8, dilation=2).dilation == 2
+    with pytest.raises(AssertionError, match="combine='add' needs in_channels == out_channels"):
+        ShuffleUnit(64, 24, groups=4, first_block=True, combine='add')
+    with pytest.raises(AssertionError, match='not in default archs'):
+        SwinTransformer(arch='unknown')

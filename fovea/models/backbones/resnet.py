@@ -78,6 +78,7 @@ class BasicBlock(_ResBlock):
             raise ConfigError(f'BasicBlock has expansion 1, got {expansion}')
         self.in_channels, self.out_channels = in_channels, out_channels
         self.mid_channels = out_channels
+        self.expansion, self.stride, self.dilation, self.style = expansion, stride, dilation, style
         self.with_cp = with_cp
         (n1, norm1), (n2, norm2) = (build_norm_layer(norm_cfg, out_channels, postfix=i) for i in (1, 2))
         self.norm_names = (n1, n2)
@@ -133,6 +134,7 @@ class Bottleneck(_ResBlock):
         if groups != 1:
             mid = groups * width_per_group * mid // base_channels
         self.mid_channels = mid
+        self.expansion, self.stride, self.dilation, self.style = expansion, stride, dilation, style
         self.with_cp = with_cp
         conv1_stride, conv2_stride = (1, stride) if style == 'pytorch' else (stride, 1)
         (n1, norm1), (n2, norm2), (n3, norm3) = (build_norm_layer(norm_cfg, c, postfix=i)

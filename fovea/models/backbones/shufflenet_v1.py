@@ -13,6 +13,7 @@ from fovea.models.layers.channel_shuffle import channel_shuffle
 from fovea.models.layers.conv import ConvModule, build_activation_layer, make_divisible
 from fovea.models.layers.freeze import freeze_module
 from fovea.registry import MODELS
+from fovea.utils.errors import ConfigError
 
 __all__ = ['ShuffleNetV1', 'ShuffleUnit']
 
@@ -36,7 +37,7 @@ class ShuffleUnit(nn.Module):
         bottleneck_channels = out_channels // 4
         if combine == 'add':
             if in_channels != out_channels:
-                raise ValueError(f"ShuffleUnit with combine='add' needs in_channels == out_channels, "
+                raise ConfigError(f"ShuffleUnit with combine='add' needs in_channels == out_channels, "
                                  f'got {in_channels} and {out_channels}')
             stride = 1
         elif combine == 'concat':
@@ -44,7 +45,7 @@ class ShuffleUnit(nn.Module):
             out_channels -= in_channels
             self.avgpool = nn.AvgPool2d(kernel_size=3, stride=2, padding=1)
         else:
-            raise ValueError(f"ShuffleUnit combine must be 'add' or 'concat', got {combine!r}")
+            raise ConfigError(f"ShuffleUnit combine must be 'add' or 'concat', got {combine!r}")
         self.g_conv_1x1_compress = ConvModule(in_channels, bottleneck_channels, 1,
                                               groups=1 if first_block else groups, conv_cfg=conv_cfg,
                                               norm_cfg=norm_cfg, act_cfg=act_cfg)

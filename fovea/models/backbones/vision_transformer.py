@@ -29,7 +29,7 @@ def _arch(arch: str | dict, zoo: dict[str, dict], essential: set[str], owner: st
     if isinstance(arch, str):
         key = arch.lower()
         if key not in zoo:
-            raise ConfigError(f'{owner} has no arch {arch!r}.{did_you_mean(key, zoo)} '
+            raise ConfigError(f'{owner} has no arch {arch!r} (not in default archs).{did_you_mean(key, zoo)} '
                               f'Choose from {", ".join(sorted(zoo))}, or pass a dict with {sorted(essential)}.')
         return dict(zoo[key])
     if not isinstance(arch, dict) or not essential <= set(arch):
