@@ -100,9 +100,14 @@ def test_forward_features_names_the_fix_for_outputs_that_were_not_built():
     assert [f.shape[1] for f in feats] == [64, 512] and res.out_indices == (3,)
 
 
-def test_get_model_features_only():
+def test_get_model_features_only(tmp_path):
     from fovea import get_model
-    net = get_model('resnet18_8xb32_in1k', features_only=True, out_indices=(0, 1, 2, 3))
+    full = get_model('resnet18_8xb32_in1k')
+    torch.save(full.state_dict(), tmp_path / 'r18.pth')
+    net = get_model('resnet18_8xb32_in1k', pretrained=str(tmp_path / 'r18.pth'), features_only=True,
+                    out_indices=(0, 1, 2, 3))
+    for k, v in net.state_dict().items():  # the checkpoint's weights, loaded through the whole model
+        assert torch.equal(v, full.state_dict()['backbone.' + k]), k
     assert isinstance(net, BaseBackbone) and net.out_channels == (64, 128, 256, 512)
     assert [i['reduction'] for i in net.feature_info] == [4, 8, 16, 32]
     outs = net(torch.randn(1, 3, 64, 64))
