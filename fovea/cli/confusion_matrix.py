@@ -74,7 +74,7 @@ def _predictions(args):
     from fovea.tools.results import build_test_loader, predict_dataset, test_precision
     if args.precision:
         cfg.setdefault('env_cfg', {})['precision'] = args.precision
-    precision = test_precision(cfg, args.device)
     model = build_inference_model(cfg, args.checkpoint, args.device)
+    precision = test_precision(cfg, model)
     records, _ = predict_dataset(model, build_test_loader(cfg), precision=precision)
     return cfg, model, records, precision

@@ -60,7 +60,7 @@ def run(args) -> int:
                   float_precision='fp32')
     if report['float_top1'] is not None:
         from fovea.tools.results import test_precision
-        tested = test_precision(cfg, 'cpu')
+        tested = test_precision(cfg, model)
         note = '' if tested == 'fp32' else (f' (the float model runs in fp32 here; `fovea test` uses {tested} '
                                             f'autocast, so its top-1 can differ slightly: pass --precision fp32 '
                                             f'there to compare)')

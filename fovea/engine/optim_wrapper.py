@@ -22,7 +22,8 @@ from torch import nn
 
 from fovea.registry import OPTIM_WRAPPERS, OPTIMIZERS
 
-__all__ = ['OptimWrapper', 'AmpOptimWrapper', 'resolve_precision', 'bf16_supported', 'autocast']
+__all__ = ['OptimWrapper', 'AmpOptimWrapper', 'resolve_precision', 'model_precision', 'bf16_supported',
+           'autocast']
 
 logger = logging.getLogger('fovea')
 
@@ -67,6 +68,17 @@ def resolve_precision(precision: str, device_type: str) -> str:
                        bf16_supported('cpu') else 'fp16 autocast on CPU is not supported well; using fp32')
         return 'bf16' if bf16_supported('cpu') else 'fp32'
     return precision
+
+
+def model_precision(requested: str, device_type: str, num_params: int) -> tuple[str, str]:
+    """The precision a model of ``num_params`` parameters runs in, and a note saying why when 'auto' chose
+    it: as :func:`resolve_precision`, except that 'auto' keeps a small model in fp32 (it has too little
+    arithmetic for bf16 to save, and autocast's casts cost more: LeNet-5 on CPU is 4-9x slower in bf16)."""
+    from fovea.utils.threads import SMALL_MODEL_PARAMS
+    precision = resolve_precision(requested, device_type)
+    if requested == 'auto' and precision != 'fp32' and num_params < SMALL_MODEL_PARAMS:
+        return 'fp32', f' (auto: small model, {num_params / 1e6:.2g}M parameters)'
+    return precision, ''
 
 
 def autocast(precision: str, device_type: str):

@@ -31,7 +31,7 @@ from fovea.engine.checkpoint import LAST_CHECKPOINT, checkpoint_candidates, get_
     save_checkpoint, set_rng_state
 from fovea.engine.hooks import PRIORITIES, Hook
 from fovea.engine.optim_constructor import build_optim_wrapper
-from fovea.engine.optim_wrapper import autocast, resolve_precision
+from fovea.engine.optim_wrapper import autocast, model_precision, resolve_precision
 from fovea.engine.schedulers import build_param_schedulers
 from fovea.models.weights import load_weights
 from fovea.registry import HOOKS, LOOPS, MODELS, build, key_scope
@@ -236,14 +236,10 @@ class Runner:
         return model
 
     def _small_model_precision(self) -> str:
-        """'auto' precision keeps a small model in fp32: it has too little arithmetic for bf16 to save,
-        and autocast's casts cost more than that (LeNet-5 on CPU: 4-9x slower in bf16)."""
-        from fovea.utils.threads import SMALL_MODEL_PARAMS
-        if self.env_cfg.get('precision', 'auto') == 'auto' and self.precision != 'fp32' and \
-                self.num_params < SMALL_MODEL_PARAMS:
-            self.precision = 'fp32'
-            return f' (auto: small model, {self.num_params / 1e6:.2g}M parameters)'
-        return ''
+        """'auto' precision keeps a small model in fp32 (see :func:`model_precision`); returns the note."""
+        self.precision, note = model_precision(self.env_cfg.get('precision', 'auto'), self.device.type,
+                                               self.num_params)
+        return note
 
     def _set_threads(self):
         from fovea.utils.threads import plan_threads

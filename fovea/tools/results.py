@@ -69,11 +69,13 @@ def build_test_loader(cfg, phase: str = 'test'):
 
 
 @torch.no_grad()
-def test_precision(cfg, device: str | torch.device) -> str:
-    """The precision ``fovea test`` evaluates ``cfg`` in on ``device`` (its ``env_cfg.precision``, resolved),
-    so that the tools report the same numbers as ``fovea test`` for one checkpoint."""
-    from fovea.engine.optim_wrapper import resolve_precision
-    return resolve_precision(((cfg or {}).get('env_cfg') or {}).get('precision', 'auto'), torch.device(device).type)
+def test_precision(cfg, model: nn.Module) -> str:
+    """The precision ``fovea test`` evaluates ``model`` (built from ``cfg``, on its device) in: its
+    ``env_cfg.precision``, resolved as the Runner does, so the tools report the numbers ``fovea test`` does."""
+    from fovea.engine.optim_wrapper import model_precision
+    requested = ((cfg or {}).get('env_cfg') or {}).get('precision', 'auto')
+    device_type = next(model.parameters()).device.type
+    return model_precision(requested, device_type, sum(p.numel() for p in model.parameters()))[0]
 
 
 @torch.no_grad()

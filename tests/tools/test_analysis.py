@@ -90,6 +90,19 @@ def test_confusion_matrix_runs_in_the_precision_of_fovea_test(lenet_run, tmp_pat
     assert json.loads(js.read_text())['top1'] == pytest.approx(top1)
 
 
+def test_tools_pick_the_precision_the_runner_picks(monkeypatch, tmp_path):
+    """'auto' on bf16 hardware: small models stay fp32 in the Runner, and so in the tools."""
+    import fovea.engine.optim_wrapper as ow
+    from fovea.config import Config
+    from fovea.engine.runner import Runner
+    from fovea.tools.results import test_precision
+    monkeypatch.setattr(ow, 'bf16_supported', lambda device_type: True)
+    for name, expected in (('lenet5_digits', 'fp32'), ('resnet18_8xb16_cifar10', 'bf16')):
+        cfg = Config.fromfile(name, [f'work_dir={tmp_path}', 'env_cfg.precision=auto', 'env_cfg.device=cpu'])
+        runner = Runner.from_cfg(cfg)
+        assert runner.precision == expected == test_precision(cfg, runner.model), name
+
+
 def test_tsne(lenet_run, tmp_path):
     out, emb = tmp_path / 'tsne.png', tmp_path / 'emb.npz'
     assert _cli(['tsne', 'lenet5_digits', lenet_run['checkpoint'], '--max-num-samples', '120', '--n-iter', '500',
