@@ -22,6 +22,16 @@ def _norm_1d(norm_cfg: dict | None, channels: int, affine: bool = True) -> nn.Mo
     return build_norm_layer(cfg, channels)[1]
 
 
+def _single_input(x: tuple[torch.Tensor, ...], name: str, with_avg_pool: bool) -> torch.Tensor:
+    """The one feature map a projector takes, globally average-pooled if asked, as (N, C)."""
+    if len(x) != 1:
+        raise ValueError(f'{name} takes one feature map (backbone out_indices of length 1), got {len(x)}')
+    x = x[0]
+    if with_avg_pool and x.ndim == 4:
+        x = x.mean((2, 3))
+    return x.flatten(1)
+
+
 @MODELS.register_module()
 class NonLinearNeck(BaseModule):
     """fc-bn-[relu-fc-bn] x (num_layers - 1) on the globally pooled last feature map.
@@ -58,12 +68,7 @@ class NonLinearNeck(BaseModule):
                 self.bn_names.append(None)
 
     def forward(self, x: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor]:
-        if len(x) != 1:
-            raise ValueError(f'NonLinearNeck takes one feature map (backbone out_indices of length 1), got {len(x)}')
-        x = x[0]
-        if self.with_avg_pool and x.ndim == 4:
-            x = x.mean((2, 3))
-        x = self.bn0(self.fc0(x.flatten(1)))
+        x = self.bn0(self.fc0(_single_input(x, 'NonLinearNeck', self.with_avg_pool)))
         for fc, bn in zip(self.fc_names, self.bn_names):
             x = getattr(self, fc)(self.relu(x))
             if bn is not None:
@@ -83,9 +88,4 @@ class MoCoV2Neck(BaseModule):
                                  nn.Linear(hid_channels, out_channels))
 
     def forward(self, x: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor]:
-        if len(x) != 1:
-            raise ValueError(f'MoCoV2Neck takes one feature map (backbone out_indices of length 1), got {len(x)}')
-        x = x[0]
-        if self.with_avg_pool and x.ndim == 4:
-            x = x.mean((2, 3))
-        return (self.mlp(x.flatten(1)),)
+        return (self.mlp(_single_input(x, 'MoCoV2Neck', self.with_avg_pool)),)
