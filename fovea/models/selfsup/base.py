@@ -20,7 +20,7 @@ from fovea.registry import MODELS
 from fovea.structures import DataSample
 from fovea.utils.errors import ConfigError
 
-__all__ = ['BaseSelfSupervisor']
+__all__ = ['BaseSelfSupervisor', 'pretext_cls_loss']
 
 
 class BaseSelfSupervisor(BaseModel):
@@ -103,6 +103,15 @@ def pooled_features(feats: Any) -> torch.Tensor:
     elif x.ndim == 3:
         x = x.mean(1)
     return x.flatten(1)
+
+
+def pretext_cls_loss(head: nn.Module, feats: Any, target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """A pretext task's classification loss: the head's logits against ``target`` through the head's
+    ``loss_module``, with the task's top-1 accuracy (%) logged alongside as ``accuracy_top-1``."""
+    logits = head(feats)
+    loss = head.loss_module(logits, target, avg_factor=logits.size(0))
+    acc = (logits.detach().argmax(1) == target).float().mean() * 100
+    return {'loss': loss, 'accuracy_top-1': acc}
 
 
 def _build(cfg: dict | nn.Module | None, key: str) -> nn.Module | None:
