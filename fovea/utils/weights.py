@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import os
+import pickle
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,13 @@ def _torch_load(path: Path, map_location: Any) -> Any:
         if 'explicit pickle_module' not in str(exc):
             raise
         # TORCH_FORCE_WEIGHTS_ONLY_LOAD=1 forbids a pickle module: honour it with torch's own reader
-        return torch.load(path, map_location=map_location, weights_only=True)
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise CheckpointError(f'it holds Python objects that are not plain weights, and '
+                                  f'TORCH_FORCE_WEIGHTS_ONLY_LOAD=1 makes fovea use torch\'s weights-only reader, '
+                                  f'which refuses them; unset it to read the file with placeholders for them. '
+                                  f'Detail: {str(err).splitlines()[0]}') from None
 
 
 def _is_weights(value: Any) -> bool:

@@ -399,3 +399,15 @@ def test_get_model_takes_class_names_from_an_mmpretrain_checkpoint(tmp_path):
         torch.save(mmengine_layout({'meta': {'epoch': 3, 'iter': 12}, 'state_dict': _lenet().state_dict()}, 3), mm)
     assert get_model(cfg).dataset_meta == {}
     assert get_model(cfg, pretrained=str(mm)).dataset_meta == {'classes': list(CLASSES)}
+
+
+def test_forced_weights_only_loading_is_honoured(tmp_path, monkeypatch):
+    model = _lenet()
+    own, mm = tmp_path / 'own.pth', tmp_path / 'mm.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'epoch': 1}}, own)
+    with mmengine_classes():
+        torch.save(mmengine_layout({'meta': {'epoch': 1, 'iter': 4}, 'state_dict': model.state_dict()}, 1), mm)
+    monkeypatch.setenv('TORCH_FORCE_WEIGHTS_ONLY_LOAD', '1')
+    assert read_weights(own)['meta'] == {'epoch': 1}
+    with pytest.raises(CheckpointError, match=f'{mm}: it holds Python objects .*TORCH_FORCE_WEIGHTS_ONLY_LOAD'):
+        read_weights(mm)
