@@ -149,10 +149,10 @@ def _check_command(parser, known: set[str], cmd: str) -> str | None:
         return None if exc.code == 0 else f'`fovea {cmd}` does not parse (unknown command or option)'
     for key in ('config', 'model'):
         value = getattr(ns, key, None)
-        # files (paths, .py/.json/.yaml) are the reader's own and CONFIG-style words are placeholders;
-        # bare names must be shipped
+        # files (paths, .py/.json/.yaml) are the reader's own, CONFIG-style words and $shell variables
+        # are placeholders; bare names must be shipped
         if isinstance(value, str) and '/' not in value and not re.search(r'\.(py|json|ya?ml)$', value) \
-                and not re.fullmatch(r'[A-Z_]+', value) and value not in known:
+                and not re.fullmatch(r'[A-Z_]+|\$\w+|\$\{\w+\}', value) and value not in known:
             return f'`fovea {cmd}`: {value!r} is neither a shipped config nor a model name'
     return None
 
@@ -180,6 +180,7 @@ def test_command_check_catches_wrong_commands(tmp_path):
     assert 'parse' in _check_command(parser, known, 'get-flops lenet5_digits')
     assert 'neither' in _check_command(parser, known, 'test resnet50_8xb32_in2k ckpt.pth')
     assert _check_command(parser, known, 'test CONFIG CKPT') is None           # placeholders
+    assert _check_command(parser, known, 'train $cfg --work-dir $D') is None   # shell variables
     assert _check_command(parser, known, '--version') is None
     sample = '```bash\npip install . && fovea train x.py  # comment\ntorchrun --nproc_per_node=8 -m fovea \\\n' \
              '    test y.py c.pth\n```\n\n    fovea list-configs\n'
