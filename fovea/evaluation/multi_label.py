@@ -55,7 +55,8 @@ def _as_matrix(value, indices: bool, num_classes: int | None, name: str) -> torc
                                   f'({name}_indices=True)')
             return torch.stack([_onehot(to_tensor(v).flatten(), num_classes) for v in value])
         return torch.stack([to_tensor(v) for v in value])
-    raise TypeError(f'MultiLabelMetric {name} must be a tensor, a NumPy array or a sequence, got {type(value)}')
+    raise TypeError(f'{type(value)} is not an available argument: MultiLabelMetric {name} must be a tensor, '
+                    f'a NumPy array or a sequence.')
 
 
 @METRICS.register_module()
@@ -149,7 +150,8 @@ class AveragePrecision(_MultiLabelBase):
     def __init__(self, average: str | None = 'macro', collect_device: str = 'cpu', prefix: str | None = None):
         super().__init__(collect_device, prefix)
         if average not in ('macro', None):
-            raise ConfigError(f"AveragePrecision average must be 'macro' or None, got {average!r}")
+            raise ConfigError(f"Invalid `average` argument: AveragePrecision average must be 'macro' or None, "
+                              f"got {average!r}")
         self.average = average
 
     def compute_metrics(self, results: list) -> dict[str, Any]:
@@ -162,7 +164,8 @@ class AveragePrecision(_MultiLabelBase):
         """AP (percent) per class of (N, C) scores and targets (tensors, arrays or sequences): the
         mean for 'macro', the (C,) vector for None."""
         if average not in ('macro', None):
-            raise ConfigError(f"AveragePrecision average must be 'macro' or None, got {average!r}")
+            raise ConfigError(f"Invalid `average` argument: AveragePrecision average must be 'macro' or None, "
+                              f"got {average!r}")
         pred, target = to_tensor(pred).float(), to_tensor(target).long()
         if pred.ndim != 2 or pred.shape != target.shape:
             raise ConfigError(f'scores {tuple(pred.shape)} and targets {tuple(target.shape)} differ in shape')

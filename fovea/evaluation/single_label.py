@@ -25,7 +25,7 @@ def precision_recall_f1_support(pred_positive: torch.Tensor, gt_positive: torch.
     'micro' (pooled counts) or None (per class).
     """
     if average not in _AVERAGES:
-        raise ConfigError(f"average must be 'micro', 'macro' or None, got {average!r}")
+        raise ConfigError(f"Invalid `average` argument: average must be 'micro', 'macro' or None, got {average!r}")
     pred_positive, gt_positive = pred_positive.clone().long(), gt_positive.clone().long()
     ignored = gt_positive == -1
     pred_positive[ignored] = 0
@@ -76,7 +76,7 @@ class SingleLabelMetric(BaseMetric):
             if item not in allowed:
                 raise ConfigError(f'SingleLabelMetric item {item!r} is not one of {allowed}')
         if average not in _AVERAGES:
-            raise ConfigError(f"SingleLabelMetric average must be 'micro', 'macro' or None, got {average!r}")
+            raise ConfigError(f"Invalid `average` argument: SingleLabelMetric average must be 'micro', 'macro' or None, got {average!r}")
         self.items = tuple(items)
         self.average = average
         self.num_classes = num_classes
@@ -121,14 +121,14 @@ class SingleLabelMetric(BaseMetric):
         From (N,) predicted labels (needs ``num_classes``): one such tuple. Tensors, NumPy arrays
         and sequences are accepted."""
         if average not in _AVERAGES:
-            raise ConfigError(f"average must be 'micro', 'macro' or None, got {average!r}")
+            raise ConfigError(f"Invalid `average` argument: average must be 'micro', 'macro' or None, got {average!r}")
         pred, target = to_tensor(pred), to_tensor(target).long().flatten()
         if pred.size(0) != target.size(0):
             raise ConfigError(f"The size of pred ({pred.size(0)}) doesn't match the target ({target.size(0)}).")
         if pred.ndim == 1:
             if num_classes is None:
-                raise ConfigError('SingleLabelMetric needs num_classes when given predicted labels without '
-                                  'scores')
+                raise ConfigError('Please specify the `num_classes`: SingleLabelMetric needs it when given '
+                                  'predicted labels without scores')
             return precision_recall_f1_support(F.one_hot(pred.long(), num_classes),
                                                F.one_hot(target, num_classes), average)
         num_classes = pred.size(1)
@@ -183,7 +183,8 @@ class ConfusionMatrix(BaseMetric):
             num_classes = num_classes or pred.size(1)
             pred = pred.argmax(1)
         if num_classes is None:
-            raise ConfigError('ConfusionMatrix needs num_classes when given predicted labels without scores')
+            raise ConfigError('Please specify the `num_classes`: ConfusionMatrix needs it when given predicted labels '
+                              'without scores')
         pred = pred.long().flatten()
         if len(pred) != len(target):
             raise ConfigError(f"The size of pred ({len(pred)}) doesn't match the target ({len(target)}).")

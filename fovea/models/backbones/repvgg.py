@@ -201,7 +201,7 @@ class RepVGG(BaseBackbone):
         if not len(arch['num_blocks']) == len(arch['width_factor']) == len(strides) == len(dilations):
             raise ConfigError('RepVGG: num_blocks, width_factor, strides and dilations need the same length')
         if max(out_indices) >= len(arch['num_blocks']):
-            raise ValueError(f'RepVGG out_indices {tuple(out_indices)} exceed the {len(arch["num_blocks"])} stages')
+            raise ConfigError(f'RepVGG out_indices {tuple(out_indices)} exceed the {len(arch["num_blocks"])} stages')
         self.arch = arch
         self.out_indices = tuple(out_indices)
         self.frozen_stages = frozen_stages
