@@ -1,7 +1,7 @@
 """Self-supervised pretraining on the real CIFAR-10 JPEGs: does it work, for the same wall-clock budget?
 
-For each method (SimCLR, MoCo v2, BYOL, Barlow Twins and the pretext tasks RotationPred, RelativeLoc
-and Jigsaw, each with the same CIFAR ResNet-18 and the shipped `<method>_resnet18_cifar10` config), a short calibration run measures the step time, the
+For each method (SimCLR, MoCo v2, BYOL, Barlow Twins and the pretext tasks RotationPred, RelativeLoc,
+Jigsaw and Colorization, each with the same CIFAR ResNet-18 and the shipped `<method>_resnet18_cifar10` config), a short calibration run measures the step time, the
 epoch count is set so the training fits ``--minutes``, the model trains, and the weighted kNN top-1
 (k=200, T=0.1; memory: the training images, queries: the test images) of its backbone is compared
 with the same network at random initialisation, measured in the same script.
@@ -23,7 +23,7 @@ import torch
 CONFIGS = {'simclr': 'simclr_resnet18_cifar10', 'mocov2': 'mocov2_resnet18_cifar10',
            'byol': 'byol_resnet18_cifar10', 'barlowtwins': 'barlowtwins_resnet18_cifar10',
            'rotation_pred': 'rotation_pred_resnet18_cifar10', 'relative_loc': 'relative_loc_resnet18_cifar10',
-           'jigsaw': 'jigsaw_resnet18_cifar10'}
+           'jigsaw': 'jigsaw_resnet18_cifar10', 'colorization': 'colorization_resnet18_cifar10'}
 
 
 def _options(data: str, work_dir: str, batch_size: int, workers: int, subset: int | None,

@@ -5,8 +5,10 @@ early self-supervised task from a single image.
 * :class:`RandomPatchWithLabels` (RelativeLoc): nine jittered patches of a 3x3 grid with gaps.
 * :class:`RandomJigsawWithLabels` (Jigsaw): the same nine tiles, shuffled by one of a fixed set of
   permutations of maximal Hamming distance (:func:`jigsaw_permutations`).
+* :class:`LabColorization` (Colorization): the L channel of the CIE Lab image as input, its ab
+  channels as the target (:func:`rgb_to_lab` / :func:`lab_to_rgb`, sRGB with a D65 white, in torch).
 
-Each replaces ``results['img']`` by a list of views, as ``MultiView`` does, so that
+The first three replace ``results['img']`` by a list of views, as ``MultiView`` does, so that
 ``SelfSupDataPreprocessor`` normalises them and the algorithm's ``loss`` receives one batch per
 view. Targets that follow from the view order (the rotation of view k, the grid position of patch k)
 are also stored for inspection; the jigsaw permutation index differs per image and reaches the model
@@ -25,7 +27,7 @@ from fovea.registry import TRANSFORMS
 from fovea.utils.errors import ConfigError, DataError
 
 __all__ = ['RandomRotationWithLabels', 'RandomPatchWithLabels', 'RandomJigsawWithLabels', 'grid_patches',
-           'jigsaw_permutations', 'hamming_distances']
+           'jigsaw_permutations', 'hamming_distances', 'LabColorization', 'rgb_to_lab', 'lab_to_rgb']
 
 GRID = 3          # patches per side: the 3x3 grid of RelativeLoc and Jigsaw
 CENTRE = 4        # the centre patch's index in row-major grid order
@@ -186,4 +188,56 @@ class RandomJigsawWithLabels(BaseTransform):
         label = int(np.random.randint(self.num_permutations))
         results.update(img=[tiles[int(p)] for p in self._perms[label]], img_shape=tuple(tiles[0].shape[-2:]),
                        patch_box=boxes, jigsaw_label=label)
+        return results
+
+
+# sRGB (D65) <-> CIE XYZ <-> CIE Lab (IEC 61966-2-1 and CIE 15 formulas)
+_RGB_TO_XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375],
+                            [0.2126729, 0.7151522, 0.0721750],
+                            [0.0193339, 0.1191920, 0.9503041]])
+_WHITE = torch.tensor([0.95047, 1.0, 1.08883])
+_DELTA = 6 / 29
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1], shape (..., 3, H, W), to CIE Lab (L in [0, 100], a and b about [-110, 110])."""
+    rgb = rgb.float()
+    lin = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = torch.einsum('ij,...jhw->...ihw', _RGB_TO_XYZ.to(rgb.device), lin)
+    t = xyz / _WHITE.to(rgb.device).view(3, 1, 1)
+    f = torch.where(t > _DELTA ** 3, t.clamp_min(1e-12) ** (1 / 3), t / (3 * _DELTA ** 2) + 4 / 29)
+    fx, fy, fz = f.unbind(-3)
+    return torch.stack((116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)), -3)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE Lab, shape (..., 3, H, W), to sRGB in [0, 1] (colours outside the sRGB gamut are clipped)."""
+    lab = lab.float()
+    fy = (lab[..., 0, :, :] + 16) / 116
+    f = torch.stack((fy + lab[..., 1, :, :] / 500, fy, fy - lab[..., 2, :, :] / 200), -3)
+    t = torch.where(f > _DELTA, f ** 3, 3 * _DELTA ** 2 * (f - 4 / 29))
+    xyz = t * _WHITE.to(lab.device).view(3, 1, 1)
+    lin = torch.einsum('ij,...jhw->...ihw', torch.linalg.inv(_RGB_TO_XYZ).to(lab.device), xyz).clamp(0, 1)
+    return torch.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin.clamp_min(1e-12) ** (1 / 2.4) - 0.055).clamp(0, 1)
+
+
+@TRANSFORMS.register_module()
+class LabColorization(BaseTransform):
+    """The image's Lab lightness as the input and its ab colour channels as the target (Colorization).
+
+    Required Keys: ``img`` (a 3-channel RGB (C, H, W) uint8 tensor; greyscale images have no colour
+    to learn and are a DataError).
+    Modified Keys: ``img`` (the L channel, (1, H, W) uint8: ``round(L * 255 / 100)``).
+    Added Keys: ``gt_ab`` ((2, H, W) float32 a and b, in Lab units; pack it with
+    ``PackInputs(algorithm_keys=['gt_ab'])``).
+    """
+
+    def transform(self, results: dict) -> dict:
+        img = _image(results, 'LabColorization')
+        if img.shape[0] != 3:
+            raise DataError(f'LabColorization needs RGB images, got {img.shape[0]} channel(s) '
+                            f'({results.get("img_path", "sample")}); load with the default color_type (colour).')
+        lab = rgb_to_lab(img.float() / 255)
+        results['img'] = (lab[:1] * 2.55).round().clamp(0, 255).to(torch.uint8)
+        results['gt_ab'] = lab[1:].contiguous()
         return results
