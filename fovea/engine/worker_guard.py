@@ -113,11 +113,32 @@ def _describe(loader: Any, idx: int) -> str:
     return f'sample {idx} ({path})' if path else f'sample {idx}'
 
 
-def _explain(exc: RuntimeError, loaders: Iterable[Any]) -> DataError | None:
+def _process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has died (a zombie counts; nothing is reaped)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+    except FileNotFoundError:
+        return True
+    except OSError:  # no /proc: signal 0 tells whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            pass
+        return False
+
+
+def _explain(exc: BaseException, loaders: Iterable[Any]) -> DataError | None:
+    """A DataError naming what the dead workers were loading, or None when no guarded worker died.
+
+    Besides torch's "DataLoader worker (pid N) ..." error, a worker's death shows up as whatever failed
+    first in the main process, e.g. ConnectionResetError while fetching a batch the dead worker had
+    sent (its tensors are passed as file descriptors that the worker hands out); then the dead pids
+    are found by looking at the workers."""
     msg = str(exc)
-    if 'DataLoader worker' not in msg:
-        return None
-    dead = _dead_pids(msg)
+    torch_report = isinstance(exc, RuntimeError) and 'DataLoader worker' in msg
     found = []
     for loader in loaders:
         slots = getattr(loader, '_fovea_slots', None)
@@ -125,11 +146,15 @@ def _explain(exc: RuntimeError, loaders: Iterable[Any]) -> DataError | None:
             continue
         pids = loader._fovea_pids.tolist()
         busy = [(w, int(i)) for w, i in enumerate(slots.tolist()) if i >= 0]
-        found += [(loader, i) for w, i in busy if pids[w] in dead] or ([(loader, i) for _, i in busy] if not dead else [])
+        dead = _dead_pids(msg) if torch_report else {p for p in pids if p and _process_gone(p)}
+        found += [(loader, i) for w, i in busy if pids[w] in dead] or \
+            ([(loader, i) for _, i in busy] if torch_report and not dead else [])
     if not found:
         return None
     what = '; '.join(_describe(loader, i) for loader, i in found)
-    return DataError(f'A data loader worker process died ({msg.splitlines()[0]}) while loading {what}. '
+    first = msg.splitlines()[0] if msg else ''
+    cause = first if torch_report else f'{type(exc).__name__}: {first}'
+    return DataError(f'A data loader worker process died ({cause}) while loading {what}. '
                      f'The file probably crashes the decoder or needs too much memory: check or remove it '
                      f'(`fovea verify-dataset` scans a dataset), or use num_workers=0 to see the error in the '
                      f'main process.')
@@ -137,12 +162,14 @@ def _explain(exc: RuntimeError, loaders: Iterable[Any]) -> DataError | None:
 
 @contextlib.contextmanager
 def worker_deaths_explained(*loaders: Any) -> Iterator[None]:
-    """Turn "DataLoader worker (pid N) exited/killed" (raised wherever the main process is when the
-    worker dies) into a :class:`DataError` naming the sample that worker was loading."""
+    """Turn a worker process's death (torch's "DataLoader worker (pid N) exited/killed", or the error it
+    causes first in the main process) into a :class:`DataError` naming the sample that worker was
+    loading. fovea's own errors pass unchanged."""
     try:
         yield
-    except RuntimeError as exc:
-        err = _explain(exc, [ld for ld in loaders if ld is not None])
+    except Exception as exc:
+        from fovea.utils.errors import FoveaError
+        err = None if isinstance(exc, FoveaError) else _explain(exc, [ld for ld in loaders if ld is not None])
         if err is None:
             raise
         raise err from exc
