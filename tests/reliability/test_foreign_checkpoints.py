@@ -45,6 +45,9 @@ def fake_modules(**members: dict):
                 added.append(name)
         for attr, obj in attrs.items():
             obj.__module__ = dotted
+            for member in vars(obj).values():   # methods too: Python 3.12+ pickles them by their own module
+                if isinstance(member, types.FunctionType):
+                    member.__module__ = dotted
             setattr(sys.modules[dotted], attr, obj)
     try:
         yield
