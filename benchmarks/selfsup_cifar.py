@@ -36,9 +36,12 @@ def _options(data: str, work_dir: str, batch_size: int, workers: int, subset: in
     for key in ('knn_cfg.train_dataloader', 'knn_cfg.val_dataloader'):
         opts.append(f'{key}.num_workers={workers}')
     if subset:
-        opts += [f'train_dataloader.dataset.indices={subset}', f'knn_cfg.train_dataloader.dataset.indices={subset}']
+        # evenly spaced over the class-sorted folders, so every class is in the subset
+        picks = list(range(0, 50000, max(1, 50000 // subset)))[:subset]
+        opts += [f'train_dataloader.dataset.indices={picks}', f'knn_cfg.train_dataloader.dataset.indices={picks}']
     if query_subset:
-        opts.append(f'knn_cfg.val_dataloader.dataset.indices={query_subset}')
+        picks = list(range(0, 10000, max(1, 10000 // query_subset)))[:query_subset]
+        opts.append(f'knn_cfg.val_dataloader.dataset.indices={picks}')
     return opts
 
 
@@ -90,8 +93,8 @@ def main() -> None:
     p.add_argument('--methods', nargs='+', default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument('--batch-size', type=int, default=256)
     p.add_argument('--workers', type=int, default=2)
-    p.add_argument('--train-subset', type=int, default=None, help='use only the first N training images')
-    p.add_argument('--query-subset', type=int, default=None, help='kNN on only the first N test images (smoke runs)')
+    p.add_argument('--train-subset', type=int, default=None, help='use N training images, evenly spaced over the classes')
+    p.add_argument('--query-subset', type=int, default=None, help='kNN on N test images, evenly spaced over the classes (smoke runs)')
     p.add_argument('--calibration-iters', type=int, default=8)
     args = p.parse_args()
     rows = [run(m, args) for m in args.methods]
