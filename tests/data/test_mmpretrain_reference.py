@@ -15,8 +15,13 @@ import pytest
 import torch
 
 pytestmark = pytest.mark.reference
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 mmpretrain = pytest.importorskip('mmpretrain')
+
+
+@pytest.fixture(autouse=True)
+def _mmpretrain_checkpoints_load(monkeypatch):
+    # set per test, not at import: the variable would leak into every later test of the process
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
 from fovea.registry import BATCH_AUGMENTS, TRANSFORMS  # noqa: E402
 
