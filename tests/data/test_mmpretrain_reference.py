@@ -8,7 +8,6 @@ Run with a Python that has mmpretrain, e.g. ``/work/refvenv/bin/python -m pytest
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pytest
