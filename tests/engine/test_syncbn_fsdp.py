@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import socket
 
 import pytest
 import torch
@@ -12,22 +11,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
+from dist_testutil import free_port as _port, init_gloo as _init
+
 from fovea.engine.distributed import (NaiveSyncBatchNorm, apply_fsdp, consolidated_state_dict,
                                       convert_sync_batchnorm, enable_gradient_checkpointing, load_sharded,
                                       save_sharded)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _init(rank: int, world: int, port: int) -> None:
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', rank=rank, world_size=world)
 
 
 def _spawn(fn, *args) -> None:
