@@ -214,16 +214,20 @@ class BaseDataset(Dataset):
                                 f'{int(labels[i])}, outside the {n} classes (0..{n - 1}); '
                                 f'{len(bad)} sample(s) are out of range. Fix the annotation or the classes.')
             return
+        for i, info, v in self._label_values():
+            if not 0 <= v < n:
+                where = info.get('img_path', f'sample {i}')
+                raise DataError(f'{type(self).__name__}: sample {i} ({where}) has label {v}, outside '
+                                f'the {n} classes (0..{n - 1}). Fix the annotation or the classes.')
+
+    def _label_values(self):
+        """(index, sample dict, label) for every label of every sample dict (multi-label: each one)."""
         for i, info in enumerate(self._data_list):
             label = info.get('gt_label') if isinstance(info, dict) else None
             if label is None:
                 continue
-            values = label if isinstance(label, (list, tuple, np.ndarray)) else (label,)
-            for v in values:
-                if not 0 <= int(v) < n:
-                    where = info.get('img_path', f'sample {i}')
-                    raise DataError(f'{type(self).__name__}: sample {i} ({where}) has label {int(v)}, outside '
-                                    f'the {n} classes (0..{n - 1}). Fix the annotation or the classes.')
+            for v in (label if isinstance(label, (list, tuple, np.ndarray)) else (label,)):
+                yield i, info, int(v)
 
     @property
     def data_list(self) -> list[dict]:
@@ -308,14 +312,9 @@ class BaseDataset(Dataset):
             i = int(np.argmax(labels))
             return int(labels[i]), f'sample {i} ({self._data_list.path(i)})'
         best: tuple[int, int] | None = None
-        for i, info in enumerate(self.data_list):
-            label = info.get('gt_label') if isinstance(info, dict) else None
-            if label is None:
-                continue
-            values = label if isinstance(label, (list, tuple, np.ndarray)) else (label,)
-            for v in values:
-                if best is None or int(v) > best[0]:
-                    best = (int(v), i)
+        for i, _, v in self._label_values():
+            if best is None or v > best[0]:
+                best = (v, i)
         if best is None:
             return None
         where = self._data_list[best[1]].get('img_path')
