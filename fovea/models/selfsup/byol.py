@@ -31,14 +31,14 @@ class BYOL(BaseSelfSupervisor):
 
     def init_weights(self) -> None:
         super().init_weights()
-        self.target_net.steps.zero_()         # the first step copies the initialised online network
+        self.target_net.restart()         # the first step copies the initialised online network
 
     def loss(self, inputs: list[torch.Tensor], data_samples=None) -> dict[str, torch.Tensor]:
         v1, v2 = self.views(inputs)
         online_1 = self.neck(self.backbone(v1))[0]
         online_2 = self.neck(self.backbone(v2))[0]
         with torch.no_grad():
-            if int(self.target_net.steps) == 0:
+            if self.target_net.num_updates() == 0:   # the first step copies (no device sync per step)
                 self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
             target_1, target_2 = self.target_net(v1)[0], self.target_net(v2)[0]
         loss = 2. * (self.head.loss(online_1, target_2) + self.head.loss(online_2, target_1))

@@ -45,13 +45,13 @@ class MoCo(BaseSelfSupervisor):
 
     def init_weights(self) -> None:
         super().init_weights()
-        self.encoder_k.steps.zero_()          # the first step copies the initialised online encoder
+        self.encoder_k.restart()          # the first step copies the initialised online encoder
 
     def loss(self, inputs: list[torch.Tensor], data_samples=None) -> dict[str, torch.Tensor]:
         im_q, im_k = self.views(inputs)
         q = F.normalize(self.neck(self.backbone(im_q))[0], dim=1)
         with torch.no_grad():
-            if int(self.encoder_k.steps) == 0:
+            if self.encoder_k.num_updates() == 0:   # the first step copies (no device sync per step)
                 self.encoder_k.update_parameters(nn.Sequential(self.backbone, self.neck))
             k = F.normalize(self.encoder_k(im_k)[0], dim=1)
         l_pos = (q * k).sum(1, keepdim=True)

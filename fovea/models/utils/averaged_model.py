@@ -52,6 +52,16 @@ class BaseAveragedModel(nn.Module):
         return (dict(self.module.state_dict(keep_vars=True)) if self.update_buffers
                 else dict(self.module.named_parameters()))
 
+    def num_updates(self) -> int:
+        """How many times :meth:`update_parameters` ran (from the host mirror: no device sync,
+        except once after a state dict was loaded)."""
+        return self._py_steps if self._py_steps is not None else int(self.steps)
+
+    def restart(self) -> None:
+        """Forget the updates so far: the next :meth:`update_parameters` copies the source again."""
+        self.steps.zero_()
+        self._py_steps = 0
+
     def avg_func(self, averaged: torch.Tensor, source: torch.Tensor, steps: int) -> None:
         raise NotImplementedError
 
@@ -61,7 +71,7 @@ class BaseAveragedModel(nn.Module):
     @torch.no_grad()
     def update_parameters(self, model: nn.Module) -> None:
         src = model.state_dict(keep_vars=True) if self.update_buffers else dict(model.named_parameters())
-        steps = self._py_steps if self._py_steps is not None else int(self.steps)
+        steps = self.num_updates()
         avg = self.avg_parameters
         if steps == 0:
             for k, p in avg.items():
