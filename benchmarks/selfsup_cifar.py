@@ -2,7 +2,7 @@
 
 For each method (SimCLR, MoCo v2, BYOL, Barlow Twins and the pretext tasks RotationPred, RelativeLoc,
 Jigsaw and Colorization, each with the same CIFAR ResNet-18 and the shipped `<method>_resnet18_cifar10` config), a short calibration run measures the step time, the
-epoch count is set so the training fits ``--minutes``, the model trains, and the weighted kNN top-1
+iteration count is set (iteration-based warmup + cosine) so the training fits ``--minutes``, the model trains, and the weighted kNN top-1
 (k=200, T=0.1; memory: the training images, queries: the test images) of its backbone is compared
 with the same network at random initialisation, measured in the same script.
 
@@ -27,22 +27,53 @@ CONFIGS = {'simclr': 'simclr_resnet18_cifar10', 'mocov2': 'mocov2_resnet18_cifar
 
 
 def _options(data: str, work_dir: str, batch_size: int, workers: int, subset: int | None,
-             query_subset: int | None = None) -> list[str]:
+             memory_subset: int | None = None, query_subset: int | None = None) -> list[str]:
     opts = [f'work_dir={work_dir}', f'train_dataloader.batch_size={batch_size}',
-            f'train_dataloader.num_workers={workers}', 'custom_hooks=[]', 'default_hooks.checkpoint.interval=1000',
-            'randomness.seed=0']
+            f'train_dataloader.num_workers={workers}', 'custom_hooks=[]', 'default_hooks.checkpoint.interval=100000',
+            'randomness.seed=0', f'optim_wrapper.optimizer.lr={0.06 * batch_size / 256:g}']
     for key in ('train_dataloader', 'knn_cfg.train_dataloader', 'knn_cfg.val_dataloader'):
         opts.append(f'{key}.dataset.data_root={data}')
     for key in ('knn_cfg.train_dataloader', 'knn_cfg.val_dataloader'):
         opts.append(f'{key}.num_workers={workers}')
-    if subset:
+
+    def spaced(total: int, n: int) -> list[int]:
         # evenly spaced over the class-sorted folders, so every class is in the subset
-        picks = list(range(0, 50000, max(1, 50000 // subset)))[:subset]
-        opts += [f'train_dataloader.dataset.indices={picks}', f'knn_cfg.train_dataloader.dataset.indices={picks}']
+        return list(range(0, total, max(1, total // n)))[:n]
+    if subset:
+        opts.append(f'train_dataloader.dataset.indices={spaced(50000, subset)}')
+    if memory_subset or subset:
+        opts.append(f'knn_cfg.train_dataloader.dataset.indices={spaced(50000, memory_subset or subset)}')
     if query_subset:
-        picks = list(range(0, 10000, max(1, 10000 // query_subset)))[:query_subset]
-        opts.append(f'knn_cfg.val_dataloader.dataset.indices={picks}')
+        opts.append(f'knn_cfg.val_dataloader.dataset.indices={spaced(10000, query_subset)}')
     return opts
+
+
+def _narrow(cfg, width: int) -> None:
+    """ResNet-18 with ``width`` stem/base channels (64 is the standard network): the backbone's
+    widths, and every neck/head ``in_channels`` that reads its 512 (or 9 x 512 for Jigsaw) channels."""
+    if width == 64:
+        return
+    model = cfg['model']
+    model['backbone'].update(base_channels=width, stem_channels=width)
+    for part in ('neck', 'head'):
+        sub = model.get(part) or {}
+        if sub.get('in_channels') in (512, 9 * 512):
+            sub['in_channels'] = sub['in_channels'] // 512 * width * 8
+
+
+def _config(method: str, opts: list[str], width: int, iters: int | None = None, schedule: bool = True):
+    """The method's config with ``opts``; with ``iters``, an iteration-based run of that length
+    (5% linear warmup, then cosine to 0, unless ``schedule`` is False)."""
+    from fovea.config import Config
+    cfg = Config.fromfile(CONFIGS[method], opts)
+    _narrow(cfg, width)
+    if iters is not None:
+        warmup = max(1, iters // 20)
+        cfg['train_cfg'] = dict(type='IterBasedTrainLoop', max_iters=iters)
+        cfg['param_scheduler'] = [
+            dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=warmup),
+            dict(type='CosineAnnealingLR', by_epoch=False, begin=warmup, end=iters, eta_min=0.0)] if schedule else []
+    return cfg
 
 
 def _knn(cfg, model) -> float:
@@ -51,39 +82,48 @@ def _knn(cfg, model) -> float:
     return knn_evaluate(model, memory, queries, k=200, temperature=0.1)['knn/top1']
 
 
+_RANDOM_INIT: dict[str, float] = {}
+
+
 def run(method: str, args) -> dict:
-    from fovea.config import Config
+    import json
     from fovea.engine.runner import Runner
-    from fovea.registry import MODELS, build
+    from fovea.registry import DATASETS, MODELS, build
     work = tempfile.mkdtemp(prefix=f'ssl-{method}-')
-    opts = _options(args.data, work, args.batch_size, args.workers, args.train_subset, args.query_subset)
-    # random init, measured in the same run
-    cfg = Config.fromfile(CONFIGS[method], opts)
-    torch.manual_seed(0)
-    random_model = build(cfg.model_cfg(), MODELS, key='model')
-    random_model.init_weights()
-    knn_random = _knn(cfg, random_model)
-    # calibration: seconds per iteration of a short run (start-up included: a conservative estimate)
-    from fovea.registry import DATASETS
+    opts = _options(args.data, work, args.batch_size, args.workers, args.train_subset, args.memory_subset,
+                    args.query_subset)
+    cfg = _config(method, opts, args.width)
+    # random init, measured in the same run (once per distinct backbone and kNN pipeline)
+    key = json.dumps([cfg['model']['backbone'], cfg['knn_cfg']['val_dataloader']['dataset']['pipeline'],
+                      cfg.get('data_preprocessor')], sort_keys=True, default=str)
+    if key not in _RANDOM_INIT:
+        torch.manual_seed(0)
+        random_model = build(cfg.model_cfg(), MODELS, key='model')
+        random_model.init_weights()
+        _RANDOM_INIT[key] = _knn(cfg, random_model)
+    knn_random = _RANDOM_INIT[key]
     n_images = len(build(cfg.train_dataloader['dataset'], DATASETS, key='dataset'))
-    iters_per_epoch = max(1, n_images // args.batch_size)
-    calib = Config.fromfile(CONFIGS[method], opts + ['param_scheduler=[]', 'train_cfg=None',
-                                                       f'train_cfg.type=IterBasedTrainLoop',
-                                                       f'train_cfg.max_iters={args.calibration_iters}'])
+    # calibration: seconds per iteration of a short run after its first iterations (loader start-up)
+    warm, timed = 3, args.calibration_iters
+    calib = _config(method, opts, args.width, iters=warm, schedule=False)
     t0 = time.perf_counter()
     Runner.from_cfg(calib).train()
-    per_iter = (time.perf_counter() - t0) / args.calibration_iters
-    epochs = max(2, math.floor(args.minutes * 60 / (per_iter * iters_per_epoch)))
-    cfg = Config.fromfile(CONFIGS[method], opts + [f'train_cfg.max_epochs={epochs}',
-                                                     f'param_scheduler.0.end={max(1, min(5, epochs // 10))}',
-                                                     f'param_scheduler.1.begin={max(1, min(5, epochs // 10))}'])
+    startup = time.perf_counter() - t0
+    calib = _config(method, opts, args.width, iters=warm + timed, schedule=False)
+    t0 = time.perf_counter()
+    Runner.from_cfg(calib).train()
+    per_iter = max(1e-3, (time.perf_counter() - t0 - startup) / timed)
+    iters = max(10, math.floor((args.minutes * 60 - startup) / per_iter))
+    cfg = _config(method, opts, args.width, iters=iters)
     runner = Runner.from_cfg(cfg)
     start = time.perf_counter()
     runner.train()
     train_s = time.perf_counter() - start
     knn_trained = _knn(cfg, runner.unwrapped_model)
-    return dict(method=method, images=n_images, epochs=epochs, train_s=train_s, knn_random=knn_random,
-                knn_trained=knn_trained)
+    row = dict(method=method, images=n_images, iters=iters, epochs=iters * args.batch_size / n_images,
+               train_s=train_s, knn_random=knn_random, knn_trained=knn_trained, work_dir=work)
+    print('RESULT', json.dumps(row), flush=True)
+    return row
 
 
 def main() -> None:
@@ -94,17 +134,21 @@ def main() -> None:
     p.add_argument('--batch-size', type=int, default=256)
     p.add_argument('--workers', type=int, default=2)
     p.add_argument('--train-subset', type=int, default=None, help='use N training images, evenly spaced over the classes')
+    p.add_argument('--memory-subset', type=int, default=None,
+                   help='kNN memory bank of N training images, evenly spaced over the classes (default: all)')
     p.add_argument('--query-subset', type=int, default=None, help='kNN on N test images, evenly spaced over the classes (smoke runs)')
+    p.add_argument('--width', type=int, default=64, help='ResNet-18 stem/base width (64: the standard network)')
     p.add_argument('--calibration-iters', type=int, default=8)
     args = p.parse_args()
     rows = [run(m, args) for m in args.methods]
-    print(f'\nkNN top-1 (k=200, T=0.1) on {args.query_subset or 10000} CIFAR-10 test images, CIFAR ResNet-18, '
-          f'{args.minutes:g} min of training each')
-    print('| method | train images | epochs | train time | random init | pretrained | gain |')
+    print(f'\nkNN top-1 (k=200, T=0.1) on {args.query_subset or 10000} CIFAR-10 test images, memory '
+          f'{args.memory_subset or args.train_subset or 50000} training images, CIFAR ResNet-18 (width '
+          f'{args.width}), {args.minutes:g} min of training each, {torch.get_num_threads()} thread(s)')
+    print('| method | train images | iterations (epochs) | train time | random init | pretrained | gain |')
     print('|---|---|---|---|---|---|---|')
     for r in rows:
-        print(f"| {r['method']} | {r['images']} | {r['epochs']} | {r['train_s'] / 60:.1f} min | {r['knn_random']:.2f} | "
-              f"{r['knn_trained']:.2f} | {r['knn_trained'] - r['knn_random']:+.2f} |")
+        print(f"| {r['method']} | {r['images']} | {r['iters']} ({r['epochs']:.1f}) | {r['train_s'] / 60:.1f} min | "
+              f"{r['knn_random']:.2f} | {r['knn_trained']:.2f} | {r['knn_trained'] - r['knn_random']:+.2f} |")
 
 
 if __name__ == '__main__':
