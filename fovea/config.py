@@ -278,7 +278,7 @@ def parse_value(text: str) -> Any:
     """
     s = text.strip()
     try:
-        return ast.literal_eval(s)
+        return _literal(ast.parse(s, mode='eval').body)
     except (ValueError, SyntaxError):
         pass
     _check_brackets(s, text)
@@ -292,8 +292,26 @@ def parse_value(text: str) -> Any:
         items = inner if isinstance(inner, list) else [inner]
         return items if s[0] == '[' else tuple(items)
     if ',' in s:
-        return [parse_value(x) for x in _split_top(s)]
+        parts = _split_top(s)
+        if len(parts) > 1:
+            return [parse_value(x) for x in parts]
     return s
+
+
+def _literal(node: ast.AST) -> Any:
+    """A Python literal, where ``dict(key=literal, ...)`` also counts (MMPretrain-style values such as
+    ``[dict(type='LinearLR', end=5)]``); anything else (names, other calls) raises ``ValueError``."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == 'dict' \
+            and not node.args and all(k.arg for k in node.keywords):
+        return {k.arg: _literal(k.value) for k in node.keywords}
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_literal(e) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict):
+        if any(k is None for k in node.keys):
+            raise ValueError('dict unpacking is not a literal')
+        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values)}
+    return ast.literal_eval(node)
 
 
 def _check_brackets(s: str, text: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fovea.config import Config, apply_options, parse_cfg_options
+from fovea.config import Config, apply_options, parse_cfg_options, parse_value
 from fovea.utils.errors import ConfigError
 
 
@@ -76,3 +76,17 @@ def test_created_key_a_forwarding_constructor_refuses_names_its_path(tmp_path):
     with pytest.raises(ConfigError, match=r"Unexpected argument model.head.tpok=1 for LinearClsHead. "
                                           r"Did you mean 'topk'\? Accepted arguments: .*topk"):
         Runner.from_cfg(Config.fromfile('lenet5_digits', ['model.head.tpok=1', f'work_dir={tmp_path}']))
+
+
+def test_dict_calls_parse_as_literals_without_running_code():
+    # this used to recurse until RecursionError (a raw traceback) instead of parsing
+    value = parse_value('[dict(type="LinearLR", start_factor=0.1, by_epoch=False, end=5), '
+                        'dict(type="CosineAnnealingLR", begin=5, eta_min=0.0)]')
+    assert value == [dict(type='LinearLR', start_factor=0.1, by_epoch=False, end=5),
+                     dict(type='CosineAnnealingLR', begin=5, eta_min=0.0)]
+    assert parse_value("dict(type='Pretrained', checkpoint='a.pth', prefix='backbone.')") == \
+        {'type': 'Pretrained', 'checkpoint': 'a.pth', 'prefix': 'backbone.'}
+    # anything but dict(...) of literals stays a plain string: nothing is called
+    assert parse_value('print(1)') == 'print(1)'
+    assert parse_value("dict(a=__import__('os').system('true'))") == "dict(a=__import__('os').system('true'))"
+    assert parse_value('f(a, b)') == 'f(a, b)'
