@@ -32,7 +32,8 @@ class PackInputs(BaseTransform):
 
     Args:
         input_key: key of the image in the sample dict.
-        algorithm_keys: extra sample keys copied as DataSample fields (e.g. 'gt_score', 'text').
+        algorithm_keys: extra sample keys copied as DataSample fields (e.g. 'gt_score', 'text');
+            ``gt_label``, ``gt_score`` and a mask generator's ``mask`` are packed without being named.
         meta_keys: sample keys copied as DataSample meta information.
     """
 
@@ -57,6 +58,9 @@ class PackInputs(BaseTransform):
             sample.set_gt_label(results['gt_label'])
         if 'gt_score' in results:
             sample.set_gt_score(results['gt_score'])
+        if 'mask' in results:  # masked image modelling's patch mask, packed by default as in MMPretrain
+            mask = results['mask']
+            sample.set_field(torch.from_numpy(mask) if isinstance(mask, np.ndarray) else mask, 'mask')
         for k in self.algorithm_keys:
             if k in results:
                 sample.set_field(results[k], k)
