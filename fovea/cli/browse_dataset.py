@@ -4,13 +4,15 @@ from __future__ import annotations
 from fovea.cli._common import add_cfg_options
 
 COMMAND = 'browse-dataset'
-HELP = 'grid PNG of dataset samples: original, transformed, both, or one column per pipeline step'
+HELP = ('grid PNG of dataset samples: original, transformed, both, one column per pipeline step, or every view '
+        'of a multi-view / pretext-task sample')
 
 
 def add_arguments(parser) -> None:
     parser.add_argument('config', help='config file or shipped config name')
     parser.add_argument('--phase', choices=['train', 'val', 'test'], default='train')
-    parser.add_argument('--mode', choices=['original', 'transformed', 'concat', 'pipeline'], default='transformed')
+    parser.add_argument('--mode', choices=['original', 'transformed', 'concat', 'pipeline', 'views'], default='transformed',
+                        help='views: every view a multi-view or pretext pipeline makes of each sample, one row each')
     parser.add_argument('--num', type=int, default=16, help='number of samples (default 16)')
     parser.add_argument('--start', type=int, default=0, help='index of the first sample')
     parser.add_argument('--ncols', type=int, default=8, help='columns in original/transformed mode')

@@ -165,3 +165,34 @@ def test_browse_dataset_pipeline_mode(photo_dir, tmp_path):
     assert w == 3 * (96 + 4) + 4
     images, _, cols, _ = browse_dataset(ds_cfg, [2], 'concat')
     assert cols == ['original', 'transformed'] and images[1].shape[-2:] == (64, 64)
+
+
+def test_browse_dataset_views_mode_shows_every_pretext_view(photo_dir, tmp_path):
+    from fovea.data.transforms.pretext import jigsaw_permutations
+    from fovea.tools.browse import browse_dataset
+    root = tmp_path / 'photos' / 'all'
+    root.mkdir(parents=True)
+    for n in ('astronaut.png', 'coffee.jpg'):
+        shutil.copy(photo_dir / n, root / n)
+
+    def dataset(*steps):
+        return dict(type='CustomDataset', data_root=str(root.parent), with_label=False, pipeline=[
+            dict(type='LoadImageFromFile'), dict(type='Resize', scale=72), dict(type='CenterCrop', crop_size=64),
+            *steps])
+    images, titles, cols, ncols = browse_dataset(dataset(
+        dict(type='RandomJigsawWithLabels', num_permutations=10, seed=3, patch_jitter=5),
+        dict(type='PackInputs', algorithm_keys=['jigsaw_label'])), [0, 1], 'views')
+    assert ncols == 10 and len(images) == 20 and cols[:2] == ['original', 'view 0']
+    assert images[1].shape[-2:] == (16, 16)                                 # 21 px cells, 5 px jitter
+    grid = ('top-left', 'top', 'top-right', 'left', 'centre', 'right', 'bottom-left', 'bottom', 'bottom-right')
+    cells = [t.split(': ')[1] for t in titles[1:10]]
+    assert sorted(cells) == sorted(grid)                                     # each cell once, shuffled
+    assert [grid.index(c) for c in cells] in jigsaw_permutations(10, 3).tolist()
+    images, titles, _, _ = browse_dataset(dataset(dict(type='RandomRotationWithLabels'), dict(type='PackInputs')),
+                                          [0], 'views')
+    assert titles == ['#0', '0 deg', '90 deg', '180 deg', '270 deg']
+    assert torch.equal(images[2], torch.rot90(images[1], 1, dims=(1, 2)))
+    images, titles, _, _ = browse_dataset(dataset(
+        dict(type='MultiView', num_views=2, transforms=[[dict(type='RandomResizedCrop', scale=32)]]),
+        dict(type='PackInputs')), [1], 'views')
+    assert titles == ['#1', 'view 0', 'view 1'] and images[2].shape[-2:] == (32, 32)
