@@ -84,3 +84,17 @@ def build_dataloader(cfg: dict, seed: int | None = None, key: str = 'train_datal
     loader = DataLoader(dataset, sampler=sampler, collate_fn=collate, num_workers=num_workers,
                         worker_init_fn=init, batch_size=cfg.pop('batch_size', 1), **cfg)
     return loader
+
+
+def release_workers(*loaders: Any) -> None:
+    """Shut down the persistent worker processes of ``loaders`` now (they restart on the next pass).
+
+    A finished run's persistent workers otherwise live until its loader is garbage-collected, which
+    may happen inside a worker process of the next run in the same Python process (a notebook, a
+    benchmark running several configs): torch then prints "can only test a child process" tracebacks.
+    """
+    for loader in loaders:
+        it = getattr(loader, '_iterator', None)
+        if it is not None and hasattr(it, '_shutdown_workers'):
+            it._shutdown_workers()
+            loader._iterator = None

@@ -389,13 +389,17 @@ class Runner:
             raise ConfigError('Training needs train_dataloader, train_cfg and optim_wrapper in the config.')
         self._refuse_finished_resume()
         # a SIGTERM/SIGINT during set-up is honoured too: the loop then runs no iteration and a checkpoint is saved
+        from fovea.data.loader import release_workers
         with self._stop_on_signals():
             self._setup_training()
             self.call_hook('before_run')
             from fovea.engine.worker_guard import worker_deaths_explained
-            with fail_together(), worker_deaths_explained(self.train_dataloader,
-                                                          getattr(self.val_loop, 'dataloader', None)):
-                self.train_loop.run()
+            try:
+                with fail_together(), worker_deaths_explained(self.train_dataloader,
+                                                              getattr(self.val_loop, 'dataloader', None)):
+                    self.train_loop.run()
+            finally:
+                release_workers(self.train_dataloader, getattr(self.val_loop, 'dataloader', None))
         if self.stop_requested:
             path = self.save_checkpoint(self.run_dir / f'interrupted_iter_{self.iter}.pth')
             self.call_hook('after_run')
@@ -451,8 +455,12 @@ class Runner:
             raise ConfigError('Validation needs val_dataloader and val_evaluator in the config.')
         self._load_or_resume(weights_only=True)
         from fovea.engine.worker_guard import worker_deaths_explained
-        with worker_deaths_explained(self.val_loop.dataloader):
-            return self.val_loop.run()
+        from fovea.data.loader import release_workers
+        try:
+            with worker_deaths_explained(self.val_loop.dataloader):
+                return self.val_loop.run()
+        finally:
+            release_workers(self.val_loop.dataloader)
 
     @_logs_fatal_errors
     def test(self) -> dict:
@@ -462,8 +470,12 @@ class Runner:
         self._describe_setup()
         self.call_hook('before_run')
         from fovea.engine.worker_guard import worker_deaths_explained
-        with worker_deaths_explained(self.test_loop.dataloader):
-            metrics = self.test_loop.run()
+        from fovea.data.loader import release_workers
+        try:
+            with worker_deaths_explained(self.test_loop.dataloader):
+                metrics = self.test_loop.run()
+        finally:
+            release_workers(self.test_loop.dataloader)
         self.call_hook('after_run')
         return metrics
 

@@ -195,3 +195,16 @@ def test_sigterm_during_setup_saves_and_resumes(tmp_path):
     r2 = make_runner(tmp_path, *opts, 'resume=True', name='job')
     r2.train()
     assert r2.iter == 90
+
+
+def test_persistent_workers_stop_when_the_run_ends(tmp_path):
+    # they used to live until the loader was garbage-collected, possibly inside a worker of the next
+    # run in the same process, where torch printed "can only test a child process" tracebacks
+    runner = make_runner(tmp_path, 'train_cfg.max_epochs=1', 'train_dataloader.num_workers=1',
+                         'train_dataloader.persistent_workers=True', 'val_dataloader.num_workers=1',
+                         'val_dataloader.persistent_workers=True')
+    runner.train()
+    assert runner.train_dataloader._iterator is None and runner.val_loop.dataloader._iterator is None
+    import multiprocessing
+    assert not [p for p in multiprocessing.active_children() if 'Worker' in p.name or p.daemon]
+    assert runner.val()['accuracy/top1'] > 0      # the loader starts its workers again when asked
