@@ -17,6 +17,7 @@ import torch
 
 from fovea.config import Config
 from fovea.registry import MODELS, build
+from fovea.utils.errors import ConfigKeyError
 
 pytestmark = pytest.mark.reference
 
@@ -25,6 +26,10 @@ FOVEA_FAMILIES = sorted(p.name for p in (Path(__file__).parents[2] / 'fovea' / '
 
 # configs MMPretrain 1.2.0 cannot build itself (they name types it no longer registers)
 BROKEN_UPSTREAM = {'resnet/resnet50_8xb32-cutmix_in1k.py': 'BatchCutMix (MMClassification 0.x name)'}
+
+# configs whose model needs a component fovea does not have yet (name prefix -> what is missing);
+# they must fail with ConfigKeyError's "does not implement yet", never build something else
+NOT_IN_FOVEA_YET = {'mae/mae_hivit-': 'the HiViT backbone (MAEHiViT)'}
 
 # metafile figures that are not the model its config builds; checked against the corrected figure
 PUBLISHED_FIXES = {
@@ -88,6 +93,11 @@ def test_builds_with_published_parameter_count(name, published):
     cfg = Config.fromfile(str(ROOT / name))
     model_cfg = cfg.model_cfg()
     _drop_pretrained(model_cfg)
+    missing = next((why for prefix, why in NOT_IN_FOVEA_YET.items() if name.startswith(prefix)), None)
+    if missing:
+        with pytest.raises(ConfigKeyError, match='does not implement yet'), torch.device('meta'):
+            build(model_cfg, MODELS, key='model')
+        pytest.skip(f'needs {missing}, which fovea does not implement yet')
     if name.startswith('repvgg/'):
         model_cfg['backbone']['deploy'] = True        # the metafiles give the re-parameterised counts
     with torch.device('meta'):

@@ -225,7 +225,11 @@ class SwinTransformer(BaseBackbone):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x, hw_shape = self.patch_embed(x)
+        return self._forward_tokens(*self.patch_embed(x))
+
+    def _forward_tokens(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> tuple[torch.Tensor, ...]:
+        """Everything after the patch embedding, from its tokens (B, N, C) on an ``hw_shape`` grid
+        (masked image modelling replaces some of them first)."""
         if self.use_abs_pos_embed:
             x = x + resize_pos_embed(self.absolute_pos_embed, self.patch_resolution, hw_shape,
                                      self.interpolate_mode, self.num_extra_tokens)

@@ -225,14 +225,8 @@ class VisionTransformer(BaseBackbone):
         return [self.cls_token.expand(B, -1, -1)] if self.cls_token is not None else []
 
     def forward(self, x: torch.Tensor) -> tuple:
-        B = x.shape[0]
         x, patch_resolution = self.patch_embed(x)
-        extra = self._extra_tokens(B)
-        if extra:
-            x = torch.cat([*extra, x], dim=1)
-        x = x + resize_pos_embed(self.pos_embed, self.patch_resolution, patch_resolution,
-                                 mode=self.interpolate_mode, num_extra_tokens=self.num_extra_tokens)
-        x = self.pre_norm(self.drop_after_pos(x))
+        x = self._embed_tokens(x, patch_resolution)
         outs = []
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
@@ -242,6 +236,23 @@ class VisionTransformer(BaseBackbone):
             if i in self.out_indices:
                 outs.append(self._format_output(x, patch_resolution))
         return tuple(outs)
+
+    def _embed_tokens(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        """Patch tokens (B, N, C) on an ``hw`` grid -> the first layer's input: the extra tokens
+        prepended, the position embedding (resized to ``hw``) added, dropout and the pre-norm."""
+        extra = self._extra_tokens(x.shape[0])
+        if extra:
+            x = torch.cat([*extra, x], dim=1)
+        x = x + resize_pos_embed(self.pos_embed, self.patch_resolution, hw,
+                                 mode=self.interpolate_mode, num_extra_tokens=self.num_extra_tokens)
+        return self.pre_norm(self.drop_after_pos(x))
+
+    def _encode_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Every layer and the final norm on a token sequence (B, L, C): the last layer's tokens
+        (what masked-image-modelling backbones run on their visible or mask-filled tokens)."""
+        for layer in self.layers:
+            x = layer(x)
+        return self.ln1(x) if self.final_norm else x
 
     def _format_output(self, x: torch.Tensor, hw: tuple[int, int]):
         if self.out_type == 'raw':
