@@ -22,6 +22,7 @@ from torch import nn
 
 from fovea.registry import BATCH_AUGMENTS, MODELS
 from fovea.structures import DataSample, SampleList
+from fovea.utils.errors import ConfigError
 
 __all__ = ['BaseDataPreprocessor', 'ClsDataPreprocessor', 'SelfSupDataPreprocessor', 'stack_batch', 'samples_to_targets']
 
@@ -128,15 +129,19 @@ class ClsDataPreprocessor(BaseDataPreprocessor):
             self.batch_augments = BATCH_AUGMENTS.build(batch_augments, key='batch_augments')
             self.to_onehot = True
 
-    def _image_batch(self, inputs: torch.Tensor | Sequence[torch.Tensor], src_bgr: bool) -> torch.Tensor:
-        """uint8 images (a batch tensor or a list of CHW tensors) -> the float batch the model sees."""
+    def _image_batch(self, inputs: torch.Tensor | Sequence[torch.Tensor], src_bgr: bool,
+                     norm: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """uint8 images (a batch tensor or a list of CHW tensors) -> the float batch the model sees
+        (normalised by ``norm=(mean, std)`` where given, else by the preprocessor's own)."""
         if isinstance(inputs, torch.Tensor) and self.pad_size_divisor <= 1:
             batch = inputs.float()
         else:
             batch = stack_batch([t.float() for t in inputs], self.pad_size_divisor, self.pad_value)
         if batch.shape[1] == 3 and src_bgr != self.to_rgb:
             batch = batch.flip(1)  # RGB -> BGR, the order MMPretrain feeds here
-        if self._normalize:
+        if norm is not None:
+            batch = (batch - norm[0]) / norm[1]
+        elif self._normalize:
             batch = (batch - self.mean) / self.std
         if self.channels_last and batch.ndim == 4:
             batch = batch.contiguous(memory_format=torch.channels_last)
@@ -188,3 +193,31 @@ class SelfSupDataPreprocessor(ClsDataPreprocessor):
         else:
             batch = self._image_batch(inputs, src_bgr)
         return {'inputs': batch, 'data_samples': data.get('data_samples')}
+
+
+@MODELS.register_module()
+class TwoNormDataPreprocessor(SelfSupDataPreprocessor):
+    """Two views normalised differently (MMPretrain's, for BEiT v1 and CAE): the image by
+    ``mean``/``std``, the tokenizer's view by ``second_mean``/``second_std`` (DALL-E's inputs are
+    mapped to [0.1, 0.9]: mean -31.875, std 318.75 on the 0-255 scale)."""
+
+    def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 second_mean: Sequence[float] | None = None, second_std: Sequence[float] | None = None,
+                 bgr_to_rgb: bool = False, to_rgb: bool = False, non_blocking: bool = False):
+        if None in (mean, std, second_mean, second_std):
+            raise ConfigError('TwoNormDataPreprocessor needs mean, std, second_mean and second_std '
+                              '(model.data_preprocessor or the top-level data_preprocessor).')
+        super().__init__(mean=mean, std=std, to_rgb=to_rgb, bgr_to_rgb=bgr_to_rgb, non_blocking=non_blocking)
+        self.register_buffer('second_mean', torch.tensor(second_mean, dtype=torch.float32).view(-1, 1, 1), False)
+        self.register_buffer('second_std', torch.tensor(second_std, dtype=torch.float32).view(-1, 1, 1), False)
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        data = self.cast(data)
+        inputs, src_bgr = data['inputs'], self._source_bgr(data)
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ConfigError('TwoNormDataPreprocessor takes two views per image (the image and the target '
+                              "view): put dict(type='RandomResizedCropAndInterpolationWithTwoPic', size=..., "
+                              'second_size=...) in the training pipeline.')
+        return {'inputs': [self._image_batch(inputs[0], src_bgr),
+                           self._image_batch(inputs[1], src_bgr, (self.second_mean, self.second_std))],
+                'data_samples': data.get('data_samples')}

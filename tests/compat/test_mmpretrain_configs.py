@@ -40,6 +40,10 @@ PUBLISHED_FIXES = {
     'convnext/convnext-base_32xb128_in21k.py': 109_953_489,
     'convnext/convnext-large_64xb64_in21k.py': 109_953_489,
     'convnext/convnext-xlarge_64xb64_in21k.py': 109_953_489,
+    # self-supervised configs whose metafile entry gives the fine-tuned classifier's count (86.53 M);
+    # the figure is that of the model MMPretrain 1.2.0 builds from the config, tokenizer included
+    'beit/beit_beit-base-p16_8xb256-amp-coslr-300e_in1k.py': 145_752_016,      # + DALL-E 53.79 M
+    'beitv2/beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k.py': 192_809_840,  # + neck, VQ-KD 86.67 M
 }
 
 

@@ -31,7 +31,8 @@ from fovea.data.transforms.base import BaseTransform
 from fovea.registry import TRANSFORMS
 from fovea.utils.errors import ConfigError, ConfigTypeError
 
-__all__ = ['MMPRETRAIN_BGR', 'config_fill', 'Resize', 'ResizeEdge', 'RandomResizedCrop', 'EfficientNetRandomCrop',
+__all__ = ['MMPRETRAIN_BGR', 'config_fill', 'Resize', 'ResizeEdge', 'RandomResizedCrop',
+           'RandomResizedCropAndInterpolationWithTwoPic', 'EfficientNetRandomCrop',
            'CenterCrop', 'EfficientNetCenterCrop', 'RandomCrop', 'RandomFlip', 'ColorJitter', 'Lighting', 'RandomGrayscale',
            'RandomErasing', 'Pad', 'INTERPOLATION', 'resize_img']
 
@@ -233,6 +234,45 @@ class RandomResizedCrop(BaseTransform):
         img = resize_img(_crop(img, top, left, th, tw), self.scale[0], self.scale[1], self._mode)
         results['img'] = img
         results['img_shape'] = tuple(img.shape[-2:])
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomResizedCropAndInterpolationWithTwoPic(RandomResizedCrop):
+    """One random crop resized twice: the image (``size``, ``interpolation``) and, when
+    ``second_size`` is given, the view a tokenizer encodes (``second_size``, ``second_interpolation``),
+    for BEiT-style masked image modelling (MMPretrain's arguments).
+
+    Required keys: img. Modified keys: img (a list [image, second view] with ``second_size``),
+    img_shape.
+
+    Args:
+        size / second_size: output sizes (int or (h, w)).
+        scale / ratio: the crop's area fraction and aspect ratio ranges.
+        interpolation: 'bilinear', 'bicubic', ... or 'random' (bilinear or bicubic per image).
+        second_interpolation: of the second view ('lanczos').
+    """
+
+    def __init__(self, size: int | Sequence[int], second_size: int | Sequence[int] | None = None,
+                 scale: tuple[float, float] = (0.08, 1.0), ratio: tuple[float, float] = (3. / 4., 4. / 3.),
+                 interpolation: str = 'bilinear', second_interpolation: str = 'lanczos'):
+        self.interpolations = ('bilinear', 'bicubic') if interpolation == 'random' else (interpolation,)
+        super().__init__(size, crop_ratio_range=scale, aspect_ratio_range=ratio,
+                         interpolation=self.interpolations[0])
+        self._modes = [_interp(i) for i in self.interpolations]
+        self.size = self.scale
+        self.second_size = None if second_size is None else _pair(second_size, 'second_size')
+        self.second_interpolation = second_interpolation
+        self._second_mode = _interp(second_interpolation)
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        crop = _crop(img, *self.rand_crop_params(*img.shape[-2:]))
+        mode = self._modes[np.random.randint(len(self._modes))] if len(self._modes) > 1 else self._modes[0]
+        first = resize_img(crop, *self.size, mode)
+        results['img'] = first if self.second_size is None else [
+            first, resize_img(crop, *self.second_size, self._second_mode)]
+        results['img_shape'] = tuple(first.shape[-2:])
         return results
 
 

@@ -199,7 +199,8 @@ class VisionTransformer(BaseBackbone):
     def _freeze_stages(self) -> None:
         if self.frozen_stages <= 0:
             return
-        self.pos_embed.requires_grad = False
+        if self.pos_embed is not None:          # BEiT's ViT may have none
+            self.pos_embed.requires_grad = False
         for m in (self.patch_embed, self.pre_norm, self.drop_after_pos):
             m.eval()
             for p in m.parameters():
