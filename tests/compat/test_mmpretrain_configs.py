@@ -21,8 +21,10 @@ from fovea.utils.errors import ConfigKeyError
 
 pytestmark = pytest.mark.reference
 
-FOVEA_FAMILIES = sorted(p.name for p in (Path(__file__).parents[2] / 'fovea' / 'configs').iterdir()
-                        if p.is_dir() and p.name != '_base_')
+FOVEA_CONFIGS = Path(__file__).parents[2] / 'fovea' / 'configs'
+FOVEA_FAMILIES = sorted(p.name for p in FOVEA_CONFIGS.iterdir() if p.is_dir() and p.name != '_base_')
+# families whose evaluation configs (linear probe, fine-tune: <family>/benchmarks/) fovea ships
+BENCHMARK_FAMILIES = sorted(p.parent.name for p in FOVEA_CONFIGS.glob('*/benchmarks'))
 
 # configs MMPretrain 1.2.0 cannot build itself (they name types it no longer registers)
 BROKEN_UPSTREAM = {'resnet/resnet50_8xb32-cutmix_in1k.py': 'BatchCutMix (MMClassification 0.x name)'}
@@ -45,6 +47,12 @@ PUBLISHED_FIXES = {
     'beit/beit_beit-base-p16_8xb256-amp-coslr-300e_in1k.py': 145_752_016,      # + DALL-E 53.79 M
     'beitv2/beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k.py': 192_809_840,  # + neck, VQ-KD 86.67 M
 }
+# MAE fine-tuning builds a LayerNorm after the token average (ln2, 2 x width) the metafile leaves out
+PUBLISHED_FIXES.update({f'mae/benchmarks/{name}.py': n for name, n in (
+    ('vit-base-p16_8xb128-coslr-100e_in1k', 86_567_656), ('vit-large-p16_8xb128-coslr-50e_in1k', 304_326_632),
+    ('vit-huge-p14_8xb128-coslr-50e_in1k', 632_045_800), ('vit-huge-p14_32xb8-coslr-50e_in1k-448px', 633_028_840),
+    ('vit-large-p16_8xb128-ds-coslr-50e_in1k', 304_326_632), ('vit-large-p16_8xb128-fsdp-coslr-50e_in1k', 304_326_632),
+    ('vit-huge-p14_8xb128-ds-coslr-50e_in1k', 632_045_800), ('vit-huge-p14_8xb128-fsdp-coslr-50e_in1k', 632_045_800))})
 
 
 def _mmpretrain_configs() -> Path | None:
@@ -58,8 +66,12 @@ def _mmpretrain_configs() -> Path | None:
 
 
 ROOT = _mmpretrain_configs()
-CONFIGS = sorted(str(p.relative_to(ROOT)) for fam in FOVEA_FAMILIES for p in (ROOT / fam).glob('*.py')) \
-    if ROOT and ROOT.is_dir() else []
+# the detection benchmarks (mask-rcnn_*) are MMDetection configs
+CONFIGS = sorted(
+    [str(p.relative_to(ROOT)) for fam in FOVEA_FAMILIES if any((FOVEA_CONFIGS / fam).glob('*.py'))
+     for p in (ROOT / fam).glob('*.py')]
+    + [str(p.relative_to(ROOT)) for fam in BENCHMARK_FAMILIES for p in (ROOT / fam / 'benchmarks').glob('*.py')
+       if not p.name.startswith('mask-rcnn')]) if ROOT and ROOT.is_dir() else []
 
 
 def _published_params() -> dict[str, int]:
