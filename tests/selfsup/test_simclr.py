@@ -11,9 +11,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 import torch.nn.functional as F
-from torch import nn
 
-from dist_testutil import free_port, init_gloo
+from dist_testutil import check_ddp_matches_one_process, free_port
 
 from fovea.models.selfsup.simclr import nt_xent_logits
 from fovea.registry import MODELS, build
@@ -98,21 +97,7 @@ def test_preprocessor_normalises_each_view_and_predict_gives_features():
 
 def _dist_worker(rank, world, port):
     model = _model().eval()                                 # eval: BN statistics do not depend on the split
-    v1, v2 = _views(8)
-    ref = model.loss([v1, v2])['loss']                      # one process, the global batch
-    ref_grads = torch.autograd.grad(ref, [p for p in model.parameters() if p.requires_grad])
-    init_gloo(rank, world, port)
-    n = len(v1) // world
-    ddp = nn.parallel.DistributedDataParallel(model)
-    mine = [v[rank * n:(rank + 1) * n] for v in (v1, v2)]
-    loss = ddp(mine, None, mode='loss')['loss']
-    loss.backward()
-    for (name, p), g in zip([(n_, p) for n_, p in model.named_parameters() if p.requires_grad], ref_grads):
-        assert torch.allclose(p.grad, g, atol=1e-5), (name, (p.grad - g).abs().max())
-    total = loss.detach().clone()
-    torch.distributed.all_reduce(total)
-    assert torch.allclose(total / world, ref.detach(), atol=1e-5)
-    torch.distributed.destroy_process_group()
+    check_ddp_matches_one_process(model, _views(8), rank, world, port)
 
 
 @pytest.mark.slow
