@@ -126,8 +126,8 @@ class Registry:
 
 
 #: look-alike names of models fovea does not implement, which a suggestion would silently replace by another
-_NOT_IMPLEMENTED_ALIASES = {'convnextv2': "a ConvNeXt V2 name (MMPretrain builds V2 as type='ConvNeXt' with "
-                                          "use_grn=True; fovea's ConvNeXt is V1, a different network)"}
+_NOT_IMPLEMENTED_ALIASES = {'convnextv2': "a ConvNeXt V2 name: MMPretrain and fovea build V2 as type='ConvNeXt' "
+                                          "with use_grn=True, layer_scale_init_value=0. (the convnext_v2 configs)"}
 
 
 @functools.lru_cache(maxsize=1)

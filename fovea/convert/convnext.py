@@ -1,5 +1,6 @@
 """Converters for ConvNeXt from torchvision (``convnext_tiny`` .. ``convnext_large``) and timm
-(``convnext_tiny`` .. ``convnext_xlarge``, any pretrained tag). MMPretrain checkpoints already use
+(``convnext_tiny`` .. ``convnext_xlarge`` and ConvNeXt V2's ``convnextv2_atto`` .. ``convnextv2_huge``,
+any pretrained tag). MMPretrain checkpoints already use
 fovea's names."""
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ __all__ = ['convert_torchvision_convnext', 'convert_timm_convnext']
 _TV_BLOCK = {'0': 'depthwise_conv', '2': 'norm', '3': 'pointwise_conv1', '5': 'pointwise_conv2'}
 _TIMM_BLOCK = {'conv_dw': 'depthwise_conv', 'norm': 'norm', 'mlp.fc1': 'pointwise_conv1',
                'mlp.fc2': 'pointwise_conv2', 'gamma': 'gamma'}
+_TIMM_GRN = {'weight': 'gamma', 'bias': 'beta'}   # timm's GlobalResponseNorm -> MMPretrain's GRN
 
 
 def _finish(out: dict, model: nn.Module, head: str | None, backbone: ConvNeXt, prefix: str,
@@ -73,6 +75,8 @@ def convert_timm_convnext(sd: dict, model: nn.Module) -> dict | None:
             out[f'{prefix}downsample_layers.{m[1]}.{m[2]}.{m[3]}'] = v
         elif m := re.fullmatch(r'stages\.(\d+)\.blocks\.(\d+)\.(conv_dw|norm|mlp\.fc1|mlp\.fc2)\.(\w+)', k):
             out[f'{prefix}stages.{m[1]}.{m[2]}.{_TIMM_BLOCK[m[3]]}.{m[4]}'] = v
+        elif m := re.fullmatch(r'stages\.(\d+)\.blocks\.(\d+)\.mlp\.grn\.(weight|bias)', k):
+            out[f'{prefix}stages.{m[1]}.{m[2]}.grn.{_TIMM_GRN[m[3]]}'] = v
         elif m := re.fullmatch(r'stages\.(\d+)\.blocks\.(\d+)\.gamma', k):
             out[f'{prefix}stages.{m[1]}.{m[2]}.gamma'] = v
         elif m := re.fullmatch(r'head\.norm\.(\w+)', k):

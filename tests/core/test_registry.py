@@ -66,19 +66,25 @@ def test_typos_still_get_suggestions():
         MODELS.get('ResNett')
 
 
-@pytest.mark.parametrize('cfg', [dict(type='ConvNeXtV2', arch='atto'), dict(type='ConvNeXt-V2'),
-                                 dict(type='ConvNeXt', arch='atto', use_grn=True, layer_scale_init_value=0.)])
-def test_convnext_v2_is_refused_instead_of_building_v1(cfg):
-    with pytest.raises(ConfigError, match='ConvNeXt V2.*(does not implement yet|is V1)') as info:
+@pytest.mark.parametrize('cfg', [dict(type='ConvNeXtV2', arch='atto'), dict(type='ConvNeXt-V2')])
+def test_convnext_v2_names_point_at_use_grn_instead_of_suggesting_v1(cfg):
+    with pytest.raises(ConfigError, match="ConvNeXt V2 name: .*type='ConvNeXt' with use_grn=True") as info:
         MODELS.build(cfg)
-    assert 'use_grn=False' not in str(info.value) and 'Did you mean' not in str(info.value)
+    assert 'Did you mean' not in str(info.value)
+
+
+def test_convnext_v2_builds_with_grn():
+    model = MODELS.build(dict(type='ConvNeXt', arch='atto', use_grn=True, layer_scale_init_value=0.))
+    assert sum(p.numel() for p in model.parameters()) == 3_708_400 - 321_000   # MMPretrain's figure less the head
+    assert model.stages[0][0].grn is not None and model.stages[0][0].gamma is None
 
 
 def test_mmpretrain_zoo_name_fovea_lacks_is_said_so():
     from fovea.zoo import find_entry
-    with pytest.raises(ConfigError, match="'convnext-v2-atto_3rdparty-fcmae_in1k' is a model of MMPretrain "
+    with pytest.raises(ConfigError, match="'xcit-nano-12-p16_3rdparty_in1k' is a model of MMPretrain "
                                           "1.2.0's model zoo that fovea does not provide yet"):
-        find_entry('convnext-v2-atto_3rdparty-fcmae_in1k')
+        find_entry('xcit-nano-12-p16_3rdparty_in1k')
+    assert find_entry('convnext-v2-atto_fcmae-pre_3rdparty_in1k')['top1'] == 76.64
     with pytest.raises(ConfigError, match="Did you mean 'resnet50_8xb32_in1k'"):
         find_entry('resnet5_8xb32_in1k')
 

@@ -109,6 +109,18 @@ def test_timm_convnext_equivalence():
     _check(ref, _fovea('convnext/convnext-tiny.py', dict(arch=SMALL_CONVNEXT), dict(in_channels=128)), 'timm')
 
 
+def test_timm_convnext_v2_equivalence():
+    """ConvNeXt V2 (GRN, no layer scale): timm's ``mlp.grn.weight/bias`` are fovea's ``grn.gamma/beta``."""
+    timm = pytest.importorskip('timm')
+    ref = timm.models.convnext.ConvNeXt(depths=tuple(SMALL_CONVNEXT['depths']), dims=tuple(SMALL_CONVNEXT['channels']),
+                                        use_grn=True, ls_init_value=None)
+    for name, p in ref.named_parameters():     # GRN starts as an identity: give it weights that matter
+        if '.grn.' in name:
+            torch.nn.init.normal_(p, std=0.5)
+    _check(ref, _fovea('convnext/convnext-tiny.py', dict(arch=SMALL_CONVNEXT, use_grn=True, layer_scale_init_value=0.),
+                       dict(in_channels=128)), 'timm')
+
+
 def test_backbone_only_and_other_num_classes():
     """torchvision weights into a bare backbone (features match) and into a 10-class model
     (the head is reported as not loaded, everything else loads)."""

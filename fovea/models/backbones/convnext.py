@@ -14,17 +14,35 @@ from fovea.models.layers.drop import DropPath
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, did_you_mean
 
-__all__ = ['ConvNeXt', 'ConvNeXtBlock']
+__all__ = ['ConvNeXt', 'ConvNeXtBlock', 'GRN']
+
+
+class GRN(nn.Module):
+    """Global Response Normalization (ConvNeXt V2, Woo et al. 2023) on channels-last (N, H, W, C)
+    input: each channel's spatial L2 norm, divided by its mean over channels, rescales the features,
+    ``gamma * (x * nx) + beta + x``; ``gamma`` and ``beta`` start at zero (an identity)."""
+
+    def __init__(self, in_channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.zeros(in_channels))
+        self.beta = nn.Parameter(torch.zeros(in_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gx = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + self.eps)
+        return self.gamma * (x * nx) + self.beta + x
 
 
 class ConvNeXtBlock(nn.Module):
-    """7x7 depthwise conv -> LayerNorm -> Linear (x4) -> GELU -> Linear -> layer scale (``gamma``),
-    added to the input through drop path. The pointwise layers run channels-last as ``nn.Linear``.
+    """7x7 depthwise conv -> LayerNorm -> Linear (x4) -> GELU [-> GRN] -> Linear -> layer scale
+    (``gamma``), added to the input through drop path. The pointwise layers run channels-last as
+    ``nn.Linear``; ``use_grn`` (ConvNeXt V2) adds :class:`GRN` on the expanded features.
     """
 
     def __init__(self, in_channels: int, norm_cfg: dict = dict(type='LN2d', eps=1e-6),
                  act_cfg: dict = dict(type='GELU'), mlp_ratio: float = 4., drop_path_rate: float = 0.,
-                 layer_scale_init_value: float = 1e-6, with_cp: bool = False):
+                 layer_scale_init_value: float = 1e-6, use_grn: bool = False, with_cp: bool = False):
         super().__init__()
         self.with_cp = with_cp
         self.depthwise_conv = nn.Conv2d(in_channels, in_channels, kernel_size=7, padding=3, groups=in_channels)
@@ -35,6 +53,7 @@ class ConvNeXtBlock(nn.Module):
         mid_channels = int(mlp_ratio * in_channels)
         self.pointwise_conv1 = nn.Linear(in_channels, mid_channels)
         self.act = build_activation_layer(act_cfg)
+        self.grn = GRN(mid_channels) if use_grn else None
         self.pointwise_conv2 = nn.Linear(mid_channels, in_channels)
         self.gamma = nn.Parameter(torch.full((in_channels,), float(layer_scale_init_value))) \
             if layer_scale_init_value > 0 else None
@@ -43,7 +62,10 @@ class ConvNeXtBlock(nn.Module):
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
         x = self.depthwise_conv(x).permute(0, 2, 3, 1)
-        x = self.pointwise_conv2(self.act(self.pointwise_conv1(self.norm(x))))
+        x = self.act(self.pointwise_conv1(self.norm(x)))
+        if self.grn is not None:
+            x = self.grn(x)
+        x = self.pointwise_conv2(x)
         if self.gamma is not None:
             x = x * self.gamma
         return shortcut + self.drop_path(x.permute(0, 3, 1, 2))
@@ -71,6 +93,8 @@ class ConvNeXt(BaseBackbone):
         norm_cfg / act_cfg: LN2d (eps 1e-6) and GELU by default.
         drop_path_rate: stochastic depth, rising linearly over the blocks to this value.
         layer_scale_init_value: initial layer scale (0 disables it).
+        use_grn: Global Response Normalization in every block: ConvNeXt V2 (MMPretrain's convnext_v2
+            configs set it with ``layer_scale_init_value=0.``).
         out_indices: stages to return (negative counts from the end).
         frozen_stages: freeze the first ``frozen_stages`` downsampling layers and stages.
         gap_before_final_norm: pool before the output norm (returns (B, C) vectors).
@@ -100,10 +124,6 @@ class ConvNeXt(BaseBackbone):
                      dict(type='TruncNormal', layer=['Conv2d', 'Linear'], std=.02, bias=0.),
                      dict(type='Constant', layer=['LayerNorm'], val=1., bias=0.)]):
         super().__init__(init_cfg)
-        if use_grn:
-            raise ConfigError('ConvNeXt use_grn=True is ConvNeXt V2 (MMPretrain\'s convnext_v2 configs), an MMPretrain '
-                              'model fovea does not implement yet. Leaving out use_grn would build ConvNeXt V1, a '
-                              'different network that V2 weights do not fit.')
         if not linear_pw_conv:
             raise ConfigError('ConvNeXt linear_pw_conv=False (1x1 convolutions instead of Linear layers) is not '
                               'implemented; the two compute the same function, so use linear_pw_conv=True.')
@@ -139,7 +159,7 @@ class ConvNeXt(BaseBackbone):
                     nn.Conv2d(self.channels[i - 1], channels, kernel_size=2, stride=2)))
             self.stages.append(nn.Sequential(*[
                 ConvNeXtBlock(channels, norm_cfg=norm_cfg, act_cfg=act_cfg, drop_path_rate=dpr[block_idx + j],
-                              layer_scale_init_value=layer_scale_init_value, with_cp=with_cp)
+                              layer_scale_init_value=layer_scale_init_value, use_grn=use_grn, with_cp=with_cp)
                 for j in range(depth)]))
             block_idx += depth
             if i in self.out_indices:
