@@ -15,10 +15,12 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import os
 import pickle
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,8 @@ def read_weights(path: str | os.PathLike, map_location: str | torch.device = 'cp
             return st.load_file(str(path), device=str(map_location))
         except Exception as exc:
             raise CheckpointError(f'Checkpoint {path} is not a valid safetensors file: {exc}') from None
+    if _is_torchscript(path):
+        return _read_torchscript(path, map_location)
     with safe_pickle.recording() as seen:
         try:
             ckpt = _torch_load(path, map_location)
@@ -74,6 +78,65 @@ def read_weights(path: str | os.PathLike, map_location: str | torch.device = 'cp
         logger.info('Read %s: inert placeholders stand in for %s (their packages were not imported, nothing '
                     'in the file was run).', path, ', '.join(sorted(seen)))
     return ckpt
+
+
+def _is_torchscript(path: Path) -> bool:
+    """A TorchScript archive (``torch.jit.save``: a zip with ``code/`` and ``constants.pkl``), such as
+    OpenAI's released CLIP files, which ``torch.load`` would hand to ``torch.jit.load``."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as zf:
+        return any(n.endswith('/constants.pkl') or '/code/' in n for n in zf.namelist()[:4096])
+
+
+def _read_torchscript(path: Path, map_location: Any) -> dict:
+    """The tensors of a TorchScript archive's ``data.pkl`` as a flat state dict (module attribute paths),
+    unpickled with :mod:`fovea.utils.safe_pickle`: the archive's code is never loaded or run."""
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        pkl = next((n for n in names if n.endswith('/data.pkl') and n.count('/') == 1), None)
+        if pkl is None:
+            raise CheckpointError(f'Checkpoint {path} is a TorchScript archive without data.pkl; it cannot be read.')
+        root = pkl.rsplit('/', 1)[0]
+
+        class _Reader(safe_pickle.Unpickler):
+            def find_class(self, module: str, name: str) -> Any:
+                if module == 'torch' and name.endswith('Storage'):
+                    return torch.serialization.StorageType(name)
+                return super().find_class(module, name)
+
+            def persistent_load(self, pid: Any) -> Any:
+                _, storage_type, key, _location, _numel = pid
+                raw = bytearray(zf.read(f'{root}/data/{key}'))
+                untyped = torch.frombuffer(raw, dtype=torch.uint8).untyped_storage() if raw else torch.UntypedStorage(0)
+                return torch.storage.TypedStorage(wrap_storage=untyped, dtype=storage_type.dtype, _internal=True)
+
+        with safe_pickle.recording():
+            try:
+                root_obj = _Reader(io.BytesIO(zf.read(pkl))).load()
+            except CheckpointError:
+                raise
+            except Exception as exc:
+                raise CheckpointError(f'Checkpoint {path} (a TorchScript archive) could not be read as data '
+                                      f'({type(exc).__name__}: {exc}).') from None
+    out: dict = OrderedDict()
+
+    def walk(obj: Any, prefix: str, depth: int) -> None:
+        state = getattr(obj, '__dict__', {}).get('state') if safe_pickle.placeholder_name(obj) else obj
+        if not isinstance(state, dict) or depth > 64:
+            return
+        for k, v in state.items():
+            if not isinstance(k, str) or k == 'training':
+                continue
+            if isinstance(v, torch.Tensor):
+                out[prefix + k] = v.to(map_location)
+            else:
+                walk(v, f'{prefix}{k}.', depth + 1)
+    walk(root_obj, '', 0)
+    if not out:
+        raise CheckpointError(f'Checkpoint {path} (a TorchScript archive) holds no tensors fovea can read.')
+    logger.info('Read %s as data (a TorchScript archive: %d tensors; its code was not loaded).', path, len(out))
+    return out
 
 
 def _torch_load(path: Path, map_location: Any) -> Any:

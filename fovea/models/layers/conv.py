@@ -22,6 +22,13 @@ class LayerNorm2d(nn.LayerNorm):
 
 
 #: MMCV norm type names -> (abbreviation, constructor taking num_features)
+class QuickGELU(nn.Module):
+    """``x * sigmoid(1.702 x)``, the GELU approximation OpenAI's CLIP weights were trained with."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
 NORM_LAYERS: dict[str, tuple[str, Any]] = {
     'BN': ('bn', nn.BatchNorm2d), 'BN2d': ('bn', nn.BatchNorm2d), 'BN1d': ('bn', nn.BatchNorm1d),
     'BN3d': ('bn', nn.BatchNorm3d), 'SyncBN': ('bn', nn.SyncBatchNorm),
@@ -33,7 +40,7 @@ ACT_LAYERS: dict[str, Any] = {
     'ReLU': nn.ReLU, 'ReLU6': nn.ReLU6, 'LeakyReLU': nn.LeakyReLU, 'PReLU': nn.PReLU, 'ELU': nn.ELU,
     'Sigmoid': nn.Sigmoid, 'Tanh': nn.Tanh, 'GELU': nn.GELU, 'SiLU': nn.SiLU, 'Swish': nn.SiLU,
     'HSwish': nn.Hardswish, 'HSigmoid': nn.Hardsigmoid, 'Hardswish': nn.Hardswish,
-    'Hardsigmoid': nn.Hardsigmoid, 'Mish': nn.Mish, 'Identity': nn.Identity,
+    'Hardsigmoid': nn.Hardsigmoid, 'Mish': nn.Mish, 'Identity': nn.Identity, 'QuickGELU': QuickGELU,
 }
 
 

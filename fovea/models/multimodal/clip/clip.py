@@ -1,0 +1,307 @@
+"""CLIP (Radford et al., "Learning Transferable Visual Models From Natural Language Supervision",
+ICML 2021): an image tower and a causal text transformer projected into one embedding space,
+trained with a symmetric contrastive loss and used for zero-shot classification and retrieval.
+
+MMPretrain's class names, arguments and state-dict names (``visual``, ``visual_proj.proj``,
+``transformer.resblocks``, ``token_embedding``, ``positional_embedding``, ``ln_final``,
+``text_projection``, ``logit_scale``), so its configs and checkpoints work unchanged; OpenAI and
+open_clip checkpoints are translated by ``fovea/convert/clip.py``. Unlike MMPretrain's, the model
+trains (``mode='loss'``: :class:`~fovea.models.losses.ClipLoss` over all ranks' pairs, the text of
+each pair in its DataSample's ``text`` field).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fovea.data.text.clip_tokenizer import build_tokenizer
+from fovea.data.text.prompts import resolve_classes, resolve_templates
+from fovea.models.base import BaseModel, BaseModule
+from fovea.models.data_preprocessor import ClsDataPreprocessor
+from fovea.models.layers.freeze import freeze_module
+from fovea.registry import MODELS, key_scope
+from fovea.structures import DataSample
+from fovea.utils.errors import CheckpointError, ConfigError, DataError
+
+__all__ = ['CLIP', 'CLIPZeroShot', 'CLIPProjection', 'MultiModalDataPreprocessor']
+
+#: logit_scale is clamped to [0, ln 100] after every optimizer step (open_clip)
+MAX_LOGIT_SCALE = math.log(100)
+
+
+@MODELS.register_module()
+class MultiModalDataPreprocessor(ClsDataPreprocessor):
+    """MMPretrain's preprocessor name for multimodal models: images as :class:`ClsDataPreprocessor`
+    (mean/std on the 0-255 scale, ``to_rgb``); texts stay in the DataSamples' ``text`` field."""
+
+
+@MODELS.register_module()
+class CLIPProjection(BaseModule):
+    """``x @ proj`` on the last backbone output (MMPretrain's CLIP neck): (B, in) -> ``((B, out),)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, init_cfg: dict | None = None):
+        super().__init__(init_cfg)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.proj = nn.Parameter(in_channels ** -0.5 * torch.randn(in_channels, out_channels))
+
+    def forward(self, inputs: tuple | torch.Tensor) -> tuple[torch.Tensor]:
+        x = inputs[-1] if isinstance(inputs, (tuple, list)) else inputs
+        return (x @ self.proj,)
+
+
+def _tower_kind(keys, prefix: str = 'visual.') -> str | None:
+    if any(k.startswith(prefix + 'layer1.') for k in keys):
+        return 'ModifiedResNet'
+    if any(k.startswith(prefix + 'layers.') for k in keys):
+        return 'VisionTransformer'
+    return None
+
+
+@MODELS.register_module()
+class CLIP(BaseModel):
+    """CLIP for training, zero-shot classification and retrieval.
+
+    Args:
+        vision_backbone: the image tower (``VisionTransformer`` with ``pre_norm=True`` and, for
+            OpenAI's weights, ``layer_cfgs=dict(act_cfg=dict(type='QuickGELU'))``; or ``ModifiedResNet``).
+        projection: image projection (``CLIPProjection``), or None when the tower projects itself
+            (the ResNet's attention pooling).
+        text_backbone: the text transformer (``CLIPTransformer``; its attention is made causal).
+        tokenizer: ``None`` (fovea's CLIP BPE vocabulary), ``dict(type='CLIPTokenizer', vocab_file=...)``
+            or MMPretrain's ``dict(type='AutoTokenizer', name_or_path=<CLIP hub id>)`` (read locally).
+        vocab_size / transformer_width / proj_dim / context_length: text embedding table, text width,
+            joint embedding width, tokens per text.
+        loss: the contrastive loss (``ClipLoss``).
+        lock_image / lock_text: freeze a tower (its parameters get no gradient, its norms stay in
+            eval mode); open_clip's ``--lock-image`` / ``--lock-text``.
+        text_prototype: class names for zero-shot ``predict``: 'imagenet', 'cifar10', 'cifar100' or a
+            list (default: the model's ``dataset_meta['classes']``).
+        text_prompt: templates: 'vanilla', 'openai_imagenet', 'openai_cifar100', 'openai_imagenet_sub'
+            or a list of strings with one ``{}``.
+        init_logit_scale: initial ``logit_scale`` (ln(1/0.07)).
+    """
+
+    def __init__(self, vision_backbone: dict, projection: dict | None, text_backbone: dict,
+                 tokenizer: dict | None = None, vocab_size: int = 49408, transformer_width: int = 512,
+                 proj_dim: int = 512, context_length: int = 77, data_preprocessor: dict | None = None,
+                 init_cfg: dict | None = None, loss: dict | None = None, lock_image: bool = False,
+                 lock_text: bool = False, text_prototype: str | Sequence[str] | None = None,
+                 text_prompt: str | Sequence[str] = 'vanilla', init_logit_scale: float = math.log(1 / 0.07)):
+        data_preprocessor = dict(data_preprocessor or {})
+        data_preprocessor.setdefault('type', 'MultiModalDataPreprocessor')
+        super().__init__(data_preprocessor, init_cfg)
+        self.context_length = context_length
+        self.visual = MODELS.build(vision_backbone, key='vision_backbone')
+        self.visual_proj = MODELS.build(projection, key='projection') if projection is not None else None
+        text_backbone = dict(text_backbone)
+        if text_backbone.get('type', 'CLIPTransformer') in ('CLIPTransformer', 'mmpretrain.CLIPTransformer'):
+            text_backbone['attn_mask'] = True
+        self.transformer = MODELS.build(text_backbone, key='text_backbone')
+        width = getattr(self.transformer, 'width', transformer_width)
+        if width != transformer_width:
+            raise ConfigError(f'CLIP transformer_width={transformer_width} does not match text_backbone.width={width}.')
+        self.vocab_size = vocab_size
+        self.token_embedding = nn.Embedding(vocab_size, transformer_width)
+        self.positional_embedding = nn.Parameter(torch.empty(context_length, transformer_width))
+        self.ln_final = nn.LayerNorm(transformer_width)
+        self.text_projection = nn.Parameter(torch.empty(transformer_width, proj_dim))
+        self.logit_scale = nn.Parameter(torch.tensor(float(init_logit_scale)))
+        self.loss_module = MODELS.build(loss or dict(type='ClipLoss'), key='loss')
+        with key_scope('tokenizer'):
+            self.tokenizer = build_tokenizer(tokenizer, context_length)
+        if self.tokenizer.vocab_size > vocab_size:
+            raise ConfigError(f'CLIP vocab_size={vocab_size} is smaller than the tokenizer\'s {self.tokenizer.vocab_size} '
+                              f'tokens.')
+        self.lock_image, self.lock_text = lock_image, lock_text
+        self.prototype = resolve_classes(text_prototype) if text_prototype is not None else None
+        self.templates = resolve_templates(text_prompt)
+        self._prototype_cache: dict[tuple, torch.Tensor] = {}
+        self.register_load_state_dict_post_hook(lambda module, keys: module._prototype_cache.clear())
+        self._initialize_text()
+        self._apply_locks()
+
+    # ------------------------------------------------------------------ weights
+    def _initialize_text(self) -> None:
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
+        nn.init.normal_(self.positional_embedding, std=0.01)
+        nn.init.normal_(self.text_projection, std=self.transformer.width ** -0.5)
+        if hasattr(self.transformer, 'init_weights'):
+            self.transformer.init_weights()
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self._initialize_text()
+        self._prototype_cache.clear()
+
+    def _text_modules(self) -> list[nn.Module]:
+        return [self.transformer, self.token_embedding, self.ln_final]
+
+    def _apply_locks(self) -> None:
+        if self.lock_image:
+            for m in (self.visual, self.visual_proj):
+                if m is not None:
+                    freeze_module(m)
+        if self.lock_text:
+            for m in self._text_modules():
+                freeze_module(m)
+            self.positional_embedding.requires_grad_(False)
+            self.text_projection.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'CLIP':
+        super().train(mode)
+        self._prototype_cache.clear()
+        if mode and self.lock_image:
+            self.visual.eval()
+        if mode and self.lock_text:
+            for m in self._text_modules():
+                m.eval()
+        return self
+
+    def adapt_state_dict(self, state_dict: dict, prefix: str = '') -> None:
+        """Refuse a CLIP checkpoint whose towers are not this config's, naming the tower (before
+        anything is loaded)."""
+        keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
+        if not any(k.startswith('visual.') for k in keys) or 'token_embedding.weight' not in keys:
+            return
+        ckpt_kind, model_kind = _tower_kind(keys), type(self.visual).__name__
+        if ckpt_kind and ckpt_kind != model_kind:
+            raise CheckpointError(f'The checkpoint\'s image tower is a {ckpt_kind}, but the config builds a '
+                                  f'{model_kind} (model.vision_backbone): use the config that matches the '
+                                  f'checkpoint (e.g. a ViT config for ViT weights, ModifiedResNet for RN50).')
+        own = self.state_dict()
+        for tower, test in (('image tower (model.vision_backbone / projection)',
+                             lambda k: k.startswith(('visual.', 'visual_proj.'))),
+                            ('text tower (model.text_backbone / token_embedding / text_projection)',
+                             lambda k: not k.startswith(('visual.', 'visual_proj.')))):
+            bad = [(k, tuple(state_dict[prefix + k].shape), tuple(own[k].shape)) for k in keys
+                   if test(k) and k in own and not k.endswith('pos_embed') and k != 'positional_embedding'
+                   and tuple(state_dict[prefix + k].shape) != tuple(own[k].shape)]
+            if bad:
+                k, a, b = bad[0]
+                raise CheckpointError(f'The checkpoint\'s {tower} does not match the config: {k} is {a} in the '
+                                      f'checkpoint and {b} in the model ({len(bad)} tensors differ). Use the config '
+                                      f'of the checkpoint\'s architecture (width, layers, patch size).')
+
+    # ------------------------------------------------------------------ features
+    def tokenize(self, texts: str | Sequence[str]) -> torch.Tensor:
+        """(N, context_length) token ids (too long texts are truncated, the end token kept)."""
+        return self.tokenizer(texts, self.context_length)
+
+    def extract_image_feat(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, proj_dim) image embeddings, not normalised."""
+        feats = self.visual(images)
+        return self.visual_proj(feats)[0] if self.visual_proj is not None else feats[-1]
+
+    def extract_text_feat(self, texts: torch.Tensor | Sequence[str]) -> torch.Tensor:
+        """(B, proj_dim) text embeddings (not normalised) of token ids or strings, pooled at the end token
+        (the highest id of each row). Tokens after the batch's last end token are cut (the attention is
+        causal, so the result is the same)."""
+        if not isinstance(texts, torch.Tensor):
+            texts = self.tokenize(texts).to(self.token_embedding.weight.device)
+        eot = texts.argmax(dim=-1)
+        if getattr(self.transformer, 'causal', False):
+            texts = texts[:, :int(eot.max()) + 1]
+        x = self.token_embedding(texts) + self.positional_embedding[:texts.shape[1]]
+        x = self.ln_final(self.transformer(x))
+        return x[torch.arange(x.shape[0], device=x.device), eot] @ self.text_projection
+
+    def extract_feat(self, images: torch.Tensor | None = None, texts=None):
+        """Image and/or text embeddings; both given: L2-normalised, as MMPretrain's ``extract_feat``."""
+        if images is None and texts is None:
+            raise ValueError('CLIP.extract_feat needs images or texts.')
+        if images is None:
+            return self.extract_text_feat(texts)
+        if texts is None:
+            return self.extract_image_feat(images)
+        return (F.normalize(self.extract_image_feat(images), dim=-1),
+                F.normalize(self.extract_text_feat(texts), dim=-1))
+
+    def compute_similarity(self, images: torch.Tensor, texts) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits_per_image, logits_per_text): scaled cosine similarities."""
+        img, txt = self.extract_feat(images, texts)
+        logits = self.logit_scale.exp() * img @ txt.T
+        return logits, logits.T
+
+    # ------------------------------------------------------------------ training
+    @staticmethod
+    def _texts(data_samples) -> list[str]:
+        if not data_samples:
+            raise DataError('CLIP training needs data_samples with a `text` field per image (PackInputs with '
+                            "algorithm_keys=['text']).")
+        missing = [i for i, s in enumerate(data_samples) if not isinstance(s.get('text'), str)]
+        if missing:
+            raise DataError(f'CLIP training: sample(s) {missing[:5]} of the batch have no `text` caption; image-text '
+                            f"datasets set it and PackInputs must copy it (algorithm_keys=['text']).")
+        return [s.text for s in data_samples]
+
+    def loss(self, inputs: torch.Tensor, data_samples=None) -> dict[str, torch.Tensor]:
+        tokens = self.tokenize(self._texts(data_samples)).to(inputs.device)
+        image = F.normalize(self.extract_image_feat(inputs), dim=-1)
+        text = F.normalize(self.extract_text_feat(tokens), dim=-1)
+        scale = self.logit_scale.exp()
+        return {'loss': self.loss_module(image, text, scale), 'logit_scale': scale.detach()}
+
+    def after_optimizer_step(self, step: int, max_steps: int | None = None) -> None:
+        with torch.no_grad():
+            self.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+        self._prototype_cache.clear()
+
+    # ------------------------------------------------------------------ zero-shot
+    def set_classes(self, classes: str | Sequence[str], templates: str | Sequence[str] | None = None) -> None:
+        """Class names (and templates) for :meth:`predict`."""
+        prototype = resolve_classes(classes)
+        self.templates = resolve_templates(templates) if templates is not None else self.templates
+        self.prototype = prototype
+
+    @torch.no_grad()
+    def class_embeddings(self, classes: Sequence[str] | None = None, templates: Sequence[str] | None = None,
+                         batch_size: int = 256) -> torch.Tensor:
+        """(num_classes, proj_dim) L2-normalised prototypes: each class's template embeddings, normalised,
+        averaged and normalised again (OpenAI's prompt ensembling); cached until the weights change."""
+        classes = resolve_classes(classes) if classes is not None else self._classes()
+        templates = resolve_templates(templates) if templates is not None else self.templates
+        key = (classes, templates)
+        if key not in self._prototype_cache:
+            texts = [t.format(c) for c in classes for t in templates]
+            device = self.token_embedding.weight.device
+            feats = torch.cat([F.normalize(self.extract_text_feat(self.tokenize(texts[i:i + batch_size]).to(device)),
+                                           dim=-1) for i in range(0, len(texts), batch_size)])
+            protos = F.normalize(feats.view(len(classes), len(templates), -1).mean(1), dim=-1)
+            self._prototype_cache.clear()
+            self._prototype_cache[key] = protos
+        return self._prototype_cache[key]
+
+    def _classes(self) -> tuple[str, ...]:
+        if self.prototype is not None:
+            return self.prototype
+        classes = (getattr(self, 'dataset_meta', None) or {}).get('classes')
+        if classes:
+            return resolve_classes(classes)
+        raise ConfigError('CLIP zero-shot prediction needs class names: set model.text_prototype (a list, or '
+                          "'imagenet'/'cifar10'/'cifar100') or call model.set_classes([...]).")
+
+    def predict(self, inputs: torch.Tensor, data_samples=None) -> list[DataSample]:
+        protos = self.class_embeddings()
+        image = F.normalize(self.extract_image_feat(inputs), dim=-1)
+        scores = (self.logit_scale.exp() * image @ protos.to(image.dtype).T).softmax(dim=-1).detach()
+        labels = scores.argmax(dim=1, keepdim=True)
+        out = []
+        for i in range(scores.shape[0]):
+            sample = data_samples[i] if data_samples is not None else DataSample()
+            out.append(sample.set_pred_score(scores[i]).set_pred_label(labels[i]))
+        return out
+
+    def _forward(self, inputs: torch.Tensor, data_samples=None) -> torch.Tensor:
+        return self.extract_image_feat(inputs)
+
+
+@MODELS.register_module()
+class CLIPZeroShot(CLIP):
+    """MMPretrain's zero-shot CLIP: :class:`CLIP` whose ``text_prototype`` defaults to 'imagenet'."""
+
+    def __init__(self, *args, text_prototype: str | Sequence[str] = 'imagenet', **kwargs):
+        super().__init__(*args, text_prototype=text_prototype, **kwargs)
