@@ -51,6 +51,13 @@ CASES = {
         dict(RandomResizedCropAndInterpolationWithTwoPic=dict(size=32, second_size=32),
              BEiTMaskGenerator=dict(BEIT_MASK, max_num_patches=6)),
         {'loss_1', 'loss_2'}),
+    'cae_beit-base-p16_8xb256-amp-coslr-300e_in1k': (
+        dict(backbone=TINY_VIT, target_generator=dict(n_hid=8, vocab_size=64),
+             neck=dict(num_classes=64, embed_dims=32, num_heads=2, regressor_depth=1, decoder_depth=1,
+                       mask_tokens_num=6)),
+        dict(RandomResizedCropAndInterpolationWithTwoPic=dict(size=32, second_size=32),
+             BEiTMaskGenerator=BEIT_MASK),
+        {'loss', 'main', 'align'}),
 }
 CASES['beitv2_beit-base-p16_8xb256-amp-coslr-1600e_in1k'] = CASES['beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k']
 
