@@ -46,6 +46,10 @@ PUBLISHED_FIXES = {
     # the figure is that of the model MMPretrain 1.2.0 builds from the config, tokenizer included
     'beit/beit_beit-base-p16_8xb256-amp-coslr-300e_in1k.py': 145_752_016,      # + DALL-E 53.79 M
     'beitv2/beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k.py': 192_809_840,  # + neck, VQ-KD 86.67 M
+    # MFF: the metafile's 85.88 M is none of the built parts (encoder 88.75 M with the fusion layers,
+    # decoder 26.11 M); MMPretrain builds 114,860,806
+    'mff/mff_vit-base-p16_8xb512-amp-coslr-300e_in1k.py': 114_860_806,
+    'mff/mff_vit-base-p16_8xb512-amp-coslr-800e_in1k.py': 114_860_806,
 }
 # MAE fine-tuning builds a LayerNorm after the token average (ln2, 2 x width) the metafile leaves out
 PUBLISHED_FIXES.update({f'mae/benchmarks/{name}.py': n for name, n in (

@@ -58,6 +58,13 @@ CASES = {
         dict(RandomResizedCropAndInterpolationWithTwoPic=dict(size=32, second_size=32),
              BEiTMaskGenerator=BEIT_MASK),
         {'loss', 'main', 'align'}),
+    'mff_vit-base-p16_8xb512-amp-coslr-300e_in1k': (
+        dict(backbone=dict(TINY_VIT, out_indices=[0, 1]),
+             neck=dict(num_patches=16, patch_size=8, embed_dim=32, decoder_embed_dim=16, decoder_depth=1,
+                       decoder_num_heads=2),
+             head=dict(patch_size=8)),
+        {'torchvision/Resize': dict(size=32), 'torchvision/RandomCrop': dict(size=32)},
+        {'loss', 'weight_0', 'weight_1'}),
 }
 CASES['beitv2_beit-base-p16_8xb256-amp-coslr-1600e_in1k'] = CASES['beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k']
 

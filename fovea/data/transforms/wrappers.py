@@ -22,7 +22,7 @@ from fovea.data.transforms.base import BaseTransform, Compose
 from fovea.registry import TRANSFORMS
 from fovea.utils.errors import ConfigError
 
-__all__ = ['MultiView', 'RandomApply', 'RandomChoice', 'TorchVisionWrapper', 'VISION_TRANSFORMS']
+__all__ = ['MultiView', 'RandomApply', 'RandomChoice', 'TorchVisionWrapper', 'VISION_TRANSFORMS', 'ToPIL', 'ToNumpy']
 
 
 @TRANSFORMS.register_module()
@@ -131,3 +131,38 @@ def _register_vision_transforms() -> list[str]:
 
 
 VISION_TRANSFORMS = _register_vision_transforms()
+
+
+@TRANSFORMS.register_module()
+class ToPIL(BaseTransform):
+    """``results['img']`` as an RGB PIL image, for ``torchvision/*`` transforms that should run on PIL
+    (MMPretrain's name). fovea's images are RGB already, so ``to_rgb`` changes nothing."""
+
+    def __init__(self, to_rgb: bool = False):
+        self.to_rgb = to_rgb
+
+    def transform(self, results: dict) -> dict:
+        from torchvision.transforms.v2 import functional as TF
+        img = results['img']
+        results['img'] = TF.to_pil_image(img) if isinstance(img, torch.Tensor) else img
+        return results
+
+
+@TRANSFORMS.register_module()
+class ToNumpy(BaseTransform):
+    """Back from a PIL image (``ToPIL``) to fovea's image type, a uint8 (C, H, W) RGB tensor, with
+    ``img_shape`` (MMPretrain's name; it makes a BGR NumPy array, which ``to_bgr`` asks for: fovea keeps RGB)."""
+
+    def __init__(self, to_bgr: bool = False, dtype: str | None = None):
+        self.to_bgr = to_bgr
+        self.dtype = dtype
+
+    def transform(self, results: dict) -> dict:
+        img = results['img']
+        if not isinstance(img, torch.Tensor):
+            arr = np.asarray(img)
+            arr = arr[..., None] if arr.ndim == 2 else arr
+            img = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+        results['img'] = img
+        results['img_shape'] = tuple(img.shape[-2:])
+        return results
