@@ -1,4 +1,6 @@
-"""Weight converters for ViT / DeiT (incl. distilled): timm and MMPretrain 1.x (and mmcls 0.x) layouts.
+"""Weight converters for ViT / DeiT (incl. distilled): timm and MMPretrain 1.x (and mmcls 0.x) layouts,
+and the official MAE checkpoints (facebookresearch/mae: timm names under ``model``, with the
+pre-training decoder ``decoder_*`` / ``mask_token`` or without it).
 
 fovea uses MMPretrain's module names, so MMPretrain checkpoints need only a few fixes; timm names
 are translated. Checkpoints trained at another resolution are fitted by the backbone's
@@ -12,7 +14,7 @@ from torch import nn
 
 from fovea.models.weights import register_converter
 
-__all__ = ['convert_timm_vit', 'convert_mmpretrain_transformer', 'target_prefixes']
+__all__ = ['convert_timm_vit', 'convert_mae_official', 'convert_mmpretrain_transformer', 'target_prefixes']
 
 StateDict = dict
 
@@ -60,6 +62,8 @@ def convert_timm_vit(sd: StateDict, model: nn.Module) -> StateDict | None:
     bb, head = target_prefixes(model)
     out = {}
     for k, v in sd.items():
+        if k.startswith(_MAE_DECODER):
+            continue        # an MAE pre-training decoder: convert_mae_official loads it where there is one
         if k.startswith('head_dist.'):
             name = _head_name(model_keys, head, 'head_dist')
             if name:
@@ -78,6 +82,33 @@ def convert_timm_vit(sd: StateDict, model: nn.Module) -> StateDict | None:
         for pat, rep in _TIMM_VIT:
             new = re.sub(pat, rep, new)
         out[bb + new] = v
+    return out
+
+
+_MAE_DECODER = ('decoder_', 'mask_token')
+_MAE_DECODER_NAMES = [
+    (r'^decoder_blocks\.(\d+)\.norm1\.', r'decoder_blocks.\1.ln1.'),
+    (r'^decoder_blocks\.(\d+)\.norm2\.', r'decoder_blocks.\1.ln2.'),
+    (r'^decoder_blocks\.(\d+)\.mlp\.fc1\.', r'decoder_blocks.\1.ffn.layers.0.0.'),
+    (r'^decoder_blocks\.(\d+)\.mlp\.fc2\.', r'decoder_blocks.\1.ffn.layers.1.'),
+    (r'^decoder_norm\.', 'ln1.'),
+]
+
+
+@register_converter('mae')
+def convert_mae_official(sd: StateDict, model: nn.Module) -> StateDict | None:
+    """An official MAE pre-training checkpoint (timm encoder names + ``decoder_*``) -> an ``MAE``
+    model: the encoder to ``backbone.``, the decoder to ``neck.`` (``MAEPretrainDecoder``'s names).
+    Models without an MAE decoder get the encoder alone from :func:`convert_timm_vit`."""
+    if 'decoder_embed.weight' not in sd or 'neck.decoder_embed.weight' not in model.state_dict():
+        return None
+    out = convert_timm_vit({k: v for k, v in sd.items() if not k.startswith(_MAE_DECODER)}, model) or {}
+    for k, v in sd.items():
+        if k.startswith(_MAE_DECODER):
+            new = k
+            for pat, rep in _MAE_DECODER_NAMES:
+                new = re.sub(pat, rep, new)
+            out['neck.' + new] = v
     return out
 
 
