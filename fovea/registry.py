@@ -256,7 +256,7 @@ def build(cfg: Any, registry: Registry, key: str | None = None, **default_args: 
             raise
 
 
-MODELS = Registry('model', ('fovea.models',), 'MODELS')
+MODELS = Registry('model', ('fovea.models', 'fovea.nas.models'), 'MODELS')
 DATASETS = Registry('dataset', ('fovea.data',), 'DATASETS')
 TRANSFORMS = Registry('transform', ('fovea.data',), 'TRANSFORMS')
 DATA_SAMPLERS = Registry('data sampler', ('fovea.data',), 'DATA_SAMPLERS')

@@ -20,13 +20,15 @@ class ShuffleV2Block(nn.Module):
     """ShuffleNetV2 unit. Stride 1: split the channels in half, transform one half
     (1x1 -> 3x3 depthwise -> 1x1), concatenate, shuffle. Stride 2: both halves see the whole input
     (``branch1``: depthwise 3x3 -> 1x1; ``branch2`` as above), doubling the channels.
+    ``kernel_size`` sets both depthwise kernels (3 in ShuffleNetV2; SPOS searches 3, 5 and 7).
 
     (MMPretrain calls this class ``InvertedResidual`` in its shufflenet_v2 module; the state-dict
     names, ``branch1``/``branch2``, are the same.)
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, conv_cfg: dict | None = None,
-                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU'), with_cp: bool = False):
+                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU'), with_cp: bool = False,
+                 kernel_size: int = 3):
         super().__init__()
         self.stride = stride
         self.with_cp = with_cp
@@ -36,14 +38,15 @@ class ShuffleV2Block(nn.Module):
                              f'({out_channels})')
         if stride > 1:
             self.branch1 = nn.Sequential(
-                ConvModule(in_channels, in_channels, 3, stride=stride, padding=1, groups=in_channels,
+                ConvModule(in_channels, in_channels, kernel_size, stride=stride, padding=kernel_size // 2,
+                           groups=in_channels,
                            conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None),
                 ConvModule(in_channels, branch, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg))
         self.branch2 = nn.Sequential(
             ConvModule(in_channels if stride > 1 else branch, branch, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                        act_cfg=act_cfg),
-            ConvModule(branch, branch, 3, stride=stride, padding=1, groups=branch, conv_cfg=conv_cfg,
-                       norm_cfg=norm_cfg, act_cfg=None),
+            ConvModule(branch, branch, kernel_size, stride=stride, padding=kernel_size // 2, groups=branch,
+                       conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None),
             ConvModule(branch, branch, 1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg))
 
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:

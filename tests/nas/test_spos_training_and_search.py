@@ -1,0 +1,152 @@
+"""SPOS end to end on tiny data: supernet training samples one path per optimizer step (through the
+training-step contract, resumable), `fovea search` is deterministic under a seed, resumes from its
+per-epoch checkpoint, writes the YAML / sliced weights / plot, and refuses bad budgets and checkpoints;
+the searched subnet is an ordinary classifier (test, flops)."""
+from __future__ import annotations
+
+import glob
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from nas_testutil import make_image_folder, search_cfg, supernet_cfg  # noqa: E402
+
+from fovea.config import Config  # noqa: E402
+from fovea.engine.runner import Runner  # noqa: E402
+from fovea.utils.errors import CheckpointError, ConfigError  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    return make_image_folder(tmp_path_factory.mktemp('spos_data'))
+
+
+def _train(cfg: dict) -> tuple[Runner, list]:
+    runner = Runner.from_cfg(Config(cfg))
+    model = runner.unwrapped_model
+    paths = []
+    original = model.loss
+
+    def recording_loss(inputs, data_samples):
+        out = original(inputs, data_samples)
+        paths.append(tuple(model.mutator.current_choices.values()))
+        return out
+
+    model.loss = recording_loss
+    runner.train()
+    return runner, paths
+
+
+@pytest.fixture(scope='module')
+def supernet(data_root, tmp_path_factory):
+    """A supernet trained 6 steps; its checkpoint and the path of every step."""
+    runner, paths = _train(supernet_cfg(data_root, tmp_path_factory.mktemp('supernet'), max_iters=6))
+    ckpt = sorted(glob.glob(str(Path(runner.run_dir) / 'iter_*.pth')))[-1]
+    return dict(runner=runner, paths=paths, checkpoint=ckpt)
+
+
+def test_one_path_per_optimizer_step_drawn_after_each_update(supernet):
+    model, paths = supernet['runner'].unwrapped_model, supernet['paths']
+    assert len(paths) == 6 and len(set(paths)) > 1  # a new uniform path per step
+    expected = [tuple(model.sample_path(step).values()) for step in range(6)]
+    assert paths == expected  # step s trains the path drawn for s (after the update of step s - 1)
+    assert int(model.path_step) == 6
+
+
+def test_accumulation_micro_steps_share_the_path(data_root, tmp_path):
+    cfg = supernet_cfg(data_root, tmp_path, max_iters=4)
+    cfg['optim_wrapper']['accumulative_counts'] = 2
+    _, paths = _train(cfg)
+    assert paths[0] == paths[1] and paths[2] == paths[3] and paths[1] != paths[2]
+
+
+def test_resumed_supernet_training_draws_the_same_paths(data_root, tmp_path, supernet):
+    cfg = supernet_cfg(data_root, tmp_path, max_iters=6)
+    cfg['default_hooks']['checkpoint'] = dict(type='CheckpointHook', interval=3, by_epoch=False)
+    first, _ = _train(dict(cfg, train_cfg=dict(cfg['train_cfg'], max_iters=3)))
+    cfg['resume'] = True
+    resumed, paths = _train(cfg)
+    assert paths == supernet['paths'][3:]
+    for (k, a), b in zip(supernet['runner'].unwrapped_model.state_dict().items(),
+                         resumed.unwrapped_model.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=k)
+
+
+def _search(data_root, work: Path, checkpoint: str, **loop):
+    from fovea.nas.search import search_architecture
+    return search_architecture(Config(search_cfg(supernet_cfg(data_root, work), **loop)), checkpoint)
+
+
+def test_search_is_deterministic_and_writes_yaml_weights_and_plot(data_root, tmp_path, supernet):
+    a = _search(data_root, tmp_path / 'a', supernet['checkpoint'])
+    b = _search(data_root, tmp_path / 'b', supernet['checkpoint'])
+    assert a['subnet'] == b['subnet'] and a['score'] == b['score']
+    run_a, run_b = Path(a['yaml']).parent, Path(b['yaml']).parent
+    ha = json.loads((run_a / 'search_epoch_2.json').read_text())
+    hb = json.loads((run_b / 'search_epoch_2.json').read_text())
+    assert ha['history'] == hb['history'] and len(ha['history']) >= 4
+    assert Path(a['yaml']).read_text() == Path(b['yaml']).read_text()
+    assert Path(a['plot']).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    best = max(h['score'] for h in ha['history'].values())
+    assert a['score'] == best
+    # a different seed explores other subnets
+    c = _search(data_root, tmp_path / 'c', supernet['checkpoint'], seed=123)
+    hc = json.loads((Path(c['yaml']).parent / 'search_epoch_2.json').read_text())
+    assert hc['history'].keys() != ha['history'].keys()
+
+    # the subnet config: sub_model of the YAML, the sliced weights load exactly, `test` runs on it
+    cfg = supernet_cfg(data_root, tmp_path / 'sub')
+    cfg['model'] = dict(type='sub_model', cfg=cfg['model']['architecture'], fix_subnet=a['yaml'])
+    cfg['test_dataloader'], cfg['test_evaluator'] = cfg['val_dataloader'], cfg['val_evaluator']
+    cfg['load_from'] = a['checkpoint']
+    metrics = Runner.from_cfg(Config(cfg)).test()
+    # the sliced weights hold the BN statistics recalibrated for the best subnet, so its score is reproduced
+    assert metrics['accuracy/top1'] == pytest.approx(a['score'], abs=0.01)
+
+
+@pytest.mark.slow
+def test_search_resumes_from_its_epoch_checkpoint(data_root, tmp_path, supernet):
+    full = _search(data_root, tmp_path / 'full', supernet['checkpoint'], max_epochs=3)
+    part = _search(data_root, tmp_path / 'part', supernet['checkpoint'], max_epochs=1)
+    state = Path(part['yaml']).parent / 'search_epoch_1.json'
+    resumed = _search(data_root, tmp_path / 'resumed', supernet['checkpoint'], max_epochs=3, resume_from=str(state))
+    assert resumed['subnet'] == full['subnet']
+    h_full = json.loads((Path(full['yaml']).parent / 'search_epoch_3.json').read_text())['history']
+    h_res = json.loads((Path(resumed['yaml']).parent / 'search_epoch_3.json').read_text())['history']
+    assert h_full == h_res
+
+
+def test_infeasible_budget_is_a_clear_error(data_root, tmp_path, supernet):
+    with pytest.raises(ConfigError, match=r'flops=\(0, 0.01\) MFLOPs: no subnet of this search space meets it; '
+                                          r'its subnets have 0.2\d* to 0.3\d* MFLOPs'):
+        _search(data_root, tmp_path, supernet['checkpoint'], constraints_range=dict(flops=(0., 0.01)))
+
+
+def test_supernet_checkpoint_of_another_space_is_a_clear_error(data_root, tmp_path, supernet):
+    from fovea.nas.search import search_architecture
+    layer = dict(type='OneShotMutableOP', candidates=dict(shuffle_7x7=dict(type='ShuffleBlock', kernel_size=7)))
+    other = search_cfg(supernet_cfg(data_root, tmp_path, arch=[[16, 2, layer], [32, 2, layer]]))
+    with pytest.raises(CheckpointError, match=r'does not match the search space of .*shuffle_7x7'):
+        search_architecture(Config(other), supernet['checkpoint'])
+
+
+def test_search_cli_and_flops_of_the_subnet(data_root, tmp_path, supernet, capsys):
+    from fovea.cli.main import main
+    cfg_path = tmp_path / 'search.json'
+    cfg_path.write_text(json.dumps(search_cfg(supernet_cfg(data_root, tmp_path / 'w'), max_epochs=1)))
+    with pytest.raises(SystemExit) as exit_info:
+        main(['search', str(cfg_path), '--checkpoint', supernet['checkpoint'], '--calibrate-samples', '8'])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and 'subnet YAML:' in out and 'MFLOPs' in out
+    assert 'calibrate_sample_num' not in out
+    with pytest.raises(SystemExit) as exit_info:
+        main(['search', str(cfg_path), '--checkpoint', str(tmp_path / 'missing.pth')])
+    assert exit_info.value.code == 1 and 'missing.pth' in capsys.readouterr().err
+    # the shipped subnet config through `fovea flops`
+    with pytest.raises(SystemExit) as exit_info:
+        main(['flops', 'spos_shufflenet_subnet_8xb128_in1k', '--depth', '0'])
+    assert exit_info.value.code == 0 and '3.35' in capsys.readouterr().out
