@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from fovea.utils.errors import CheckpointError
-from fovea.utils.weights import extract_state_dict, read_weights, resolve_checkpoint
+from fovea.utils.weights import extract_state_dict, read_weights, resolve_checkpoint, selfsup_parts
 
 __all__ = ['register_converter', 'converters', 'convert_state_dict', 'adapt_to_model', 'load_weights',
            'load_pretrained', 'LoadReport', 'CONVERTERS', 'CONVERTER_PACKAGE']
@@ -143,6 +143,22 @@ def adapt_to_model(sd: StateDict, model: nn.Module) -> None:
             fn(sd, f'{name}.' if name else '')
 
 
+def _part_keys(sd: StateDict, part: str) -> str:
+    return f'{part}.*' if any(k.startswith(part + '.') for k in sd) else part
+
+
+def _refuse_whole_selfsup_model(sd: StateDict, model: nn.Module, where: str, path: str | None) -> None:
+    """A self-supervised model's checkpoint (backbone, projector, momentum encoder, ...) loaded into a
+    bare backbone without ``prefix``: say that the backbone part is under ``backbone.``."""
+    parts = selfsup_parts(sd)
+    if not parts or any(k.startswith('backbone.') for k in model.state_dict()):
+        return
+    raise CheckpointError(
+        f'{where} holds a whole self-supervised model ({", ".join(_part_keys(sd, p) for p in parts)}), and '
+        f'{type(model).__name__} is only its backbone: load the backbone part with prefix=\'backbone.\', e.g. '
+        f"model.backbone.init_cfg=dict(type='Pretrained', checkpoint={path or 'CKPT'!r}, prefix='backbone.').")
+
+
 def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bool = False,
                  source: str | None = None, prefix: str | None = None, log: bool = True,
                  ema: bool | None = None, require_all: bool = False) -> LoadReport:
@@ -166,6 +182,8 @@ def load_weights(model: nn.Module, weights: str | os.PathLike | dict, strict: bo
         raise CheckpointError(f'{where}: {exc}') from None
     if prefix and not prefix.endswith('.'):
         prefix += '.'  # mmengine's load_checkpoint: prefix='backbone' means the 'backbone.' keys
+    if not prefix and source is None:
+        _refuse_whole_selfsup_model(sd, model, where, None if isinstance(weights, dict) else str(weights))
     if prefix:
         sd = OrderedDict((k[len(prefix):], v) for k, v in sd.items() if k.startswith(prefix))
         if not sd:

@@ -31,7 +31,8 @@ import torch
 from fovea.utils import safe_pickle
 from fovea.utils.errors import CheckpointError, did_you_mean
 
-__all__ = ['read_weights', 'extract_state_dict', 'checkpoint_info', 'CheckpointInfo', 'resolve_checkpoint']
+__all__ = ['read_weights', 'extract_state_dict', 'checkpoint_info', 'CheckpointInfo', 'resolve_checkpoint',
+           'selfsup_parts']
 
 logger = logging.getLogger('fovea')
 
@@ -229,6 +230,28 @@ def checkpoint_info(ckpt: dict) -> CheckpointInfo:
     if isinstance(classes, (list, tuple)) and all(isinstance(c, str) for c in classes):
         info.classes = tuple(classes)
     return info
+
+
+#: top-level modules only self-supervised models have (MMPretrain's and fovea's names): momentum
+#: encoders, key queues, teachers and target networks
+_SELFSUP_MODULES = frozenset({'encoder_k', 'target_net', 'momentum_encoder', 'teacher', 'target_generator',
+                              'queue', 'queue_ptr'})
+
+
+def selfsup_parts(sd: StateDict) -> tuple[str, ...]:
+    """The top-level parts that mark ``sd`` as a whole self-supervised model (MMPretrain 1.x or fovea):
+    ``backbone.`` with a momentum encoder, queue, teacher or target (``encoder_k.module.0/1``,
+    ``target_net``, ``momentum_encoder``, ...), or a neck and no classifier (no 2-D weight in ``head.``
+    but a predictor's: SimCLR, Barlow Twins, SimSiam, MAE). Empty for classifiers and plain backbones."""
+    top = {k.split('.', 1)[0] for k in sd}
+    if 'backbone' not in top:
+        return ()
+    parts = top & _SELFSUP_MODULES
+    classifier = any(k.startswith('head.') and not k.startswith('head.predictor.') and getattr(v, 'ndim', 0) == 2
+                     for k, v in sd.items())
+    if 'neck' in top and not classifier:
+        parts |= {'neck'} | ({'head'} & top)
+    return tuple(sorted(parts | {'backbone'})) if parts else ()
 
 
 def _int(value: Any) -> int | None:

@@ -16,6 +16,7 @@ class BarlowTwins(BaseSelfSupervisor):
     identity (``LatentCrossCorrelationHead`` with ``CrossCorrelationLoss``, lambda 0.0051)."""
 
     num_views = 2
+    min_batch_size = (2, 'its loss standardises each embedding dimension over the batch')
 
     def loss(self, inputs: list[torch.Tensor], data_samples=None) -> dict[str, torch.Tensor]:
         v1, v2 = self.views(inputs)

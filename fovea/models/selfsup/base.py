@@ -80,7 +80,9 @@ class BaseSelfSupervisor(BaseModel):
         return samples
 
     def views(self, inputs: Any) -> list[torch.Tensor]:
-        """``inputs`` as the list of view batches ``loss`` expects, with a clear error otherwise."""
+        """``inputs`` as the list of view batches ``loss`` expects, with a clear error otherwise: one view
+        where several are needed, another number of views, or (in training) fewer images per process
+        than :meth:`min_images` (the last batch of an epoch too: ``drop_last=True`` avoids a short one)."""
         name = type(self).__name__
         if not isinstance(inputs, (list, tuple)):
             raise ConfigError(
@@ -89,8 +91,31 @@ class BaseSelfSupervisor(BaseModel):
                 f'before PackInputs in train_dataloader.dataset.pipeline.')
         if self.num_views is not None and len(inputs) != self.num_views:
             raise ConfigError(f'{name} takes {self.num_views} views per image, the pipeline gives {len(inputs)}: '
-                              f'set MultiView num_views={self.num_views}.')
+                              f'set num_views={self.num_views} in the MultiView transform of '
+                              f'train_dataloader.dataset.pipeline.')
+        need, why = self.min_images()
+        if self.training and inputs and len(inputs[0]) < need:
+            raise ConfigError(
+                f'{name} needs at least {need} images per batch in each process ({why}), this batch has '
+                f'{len(inputs[0])}: raise train_dataloader.batch_size, and set train_dataloader.drop_last=True '
+                f'so that the last batch of an epoch is never smaller.')
         return list(inputs)
+
+    #: (fewest images per process ``loss`` works with, why); None: 2 where the neck or head has
+    #: BatchNorm layers (they normalise over the batch), else 1
+    min_batch_size: tuple[int, str] | None = None
+
+    def min_images(self) -> tuple[int, str]:
+        found = self.__dict__.get('_min_images')
+        if found is None:
+            found = self.min_batch_size
+            bns = [f'{part}.{n}'.rstrip('.') for part in ('neck', 'head') if getattr(self, part, None) is not None
+                   for n, m in getattr(self, part).named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+            if found is None and bns:
+                more = ' ...' if len(bns) > 3 else ''
+                found = (2, f'the BatchNorm layers {", ".join(bns[:3])}{more} normalise over the batch')
+            self.__dict__['_min_images'] = found = found or (1, '')
+        return found
 
 
 def pooled_features(feats: Any) -> torch.Tensor:

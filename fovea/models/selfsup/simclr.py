@@ -8,7 +8,6 @@ import torch.nn.functional as F
 from fovea.models.selfsup.base import BaseSelfSupervisor
 from fovea.registry import MODELS
 from fovea.utils.dist import all_gather_with_grad, get_dist_info
-from fovea.utils.errors import ConfigError
 
 __all__ = ['SimCLR', 'nt_xent_logits']
 
@@ -44,13 +43,11 @@ class SimCLR(BaseSelfSupervisor):
     """
 
     num_views = 2
+    min_batch_size = (2, 'the other images of the batch are its negatives')
 
     def loss(self, inputs: list[torch.Tensor], data_samples=None) -> dict[str, torch.Tensor]:
         v1, v2 = self.views(inputs)
-        rank, world = get_dist_info()
-        if len(v1) * world < 2:
-            raise ConfigError('SimCLR needs at least 2 images per batch (the other images are its negatives); '
-                              'raise train_dataloader.batch_size.')
+        rank = get_dist_info()[0]
         x = torch.stack((v1, v2), 1).flatten(0, 1)           # rows 2i, 2i+1: the views of image i
         z = self.neck(self.backbone(x))[0]
         z_all = all_gather_with_grad(z)
