@@ -37,6 +37,8 @@ NOT_IN_FOVEA_YET = {'mae/mae_hivit-': 'the HiViT backbone (MAEHiViT)'}
 PUBLISHED_FIXES = {
     'resnet/resnet34_8xb32_in1k.py': 21_797_672,        # metafile: 2180000 (a dropped digit)
     'repvgg/repvgg-B0_8xb32_in1k.py': 14_339_048,       # metafile: 3420000; deploy-mode B0 is 14.34 M
+    'regnet/regnetx-3.2gf_8xb64_in1k.py': 15_296_552,   # metafile: 3210000 (its comment: 32.1M); timm and
+                                                        # torchvision count 15,296,552 too
     # the in21k configs build a 21,841-class head (the metafile counts a 1,000-class one), and the
     # large/xlarge ones inherit convnext-base.py without changing arch, so they build ConvNeXt-B
     'convnext/convnext-base_32xb128_in21k.py': 109_953_489,

@@ -121,6 +121,27 @@ def test_timm_convnext_v2_equivalence():
                        dict(in_channels=128)), 'timm')
 
 
+REGNETS = [('timm', 'regnetx_004', 'regnetx_400mf', 384), ('timm', 'regnetx_016', 'regnetx_1.6gf', 912),
+           ('torchvision', 'regnet_x_800mf', 'regnetx_800mf', 672)]
+
+
+@pytest.mark.parametrize('source,ref_name,arch,width', REGNETS, ids=[r[1] for r in REGNETS])
+def test_regnet_equivalence(source, ref_name, arch, width):
+    if source == 'timm':
+        ref = pytest.importorskip('timm').create_model(ref_name)
+    else:
+        ref = getattr(pytest.importorskip('torchvision.models'), ref_name)()
+    _check(ref, _fovea('regnet.py', dict(arch=arch), dict(in_channels=width)), source)
+
+
+def test_torchvision_regnet_x_400mf_is_not_mmpretrains_400mf():
+    """torchvision rounds RegNetX-400MF's last stage to 400 channels (MMPretrain and timm: 384)."""
+    tv = pytest.importorskip('torchvision.models').regnet_x_400mf()
+    ours = _fovea('regnet.py')
+    with pytest.raises(Exception, match='None of the 428 tensors .* fit ImageClassifier.*another architecture'):
+        load_weights(ours, tv.state_dict(), strict=True, log=False)
+
+
 def test_backbone_only_and_other_num_classes():
     """torchvision weights into a bare backbone (features match) and into a 10-class model
     (the head is reported as not loaded, everything else loads)."""
