@@ -37,7 +37,8 @@ KNOWN_TOP_LEVEL = (
     'model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator',
     'optim_wrapper', 'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg', 'default_hooks', 'custom_hooks',
     'auto_scale_lr', 'randomness', 'load_from', 'resume', 'work_dir', 'env_cfg', 'log_level', 'log_processor',
-    'visualizer', 'default_scope', 'launcher', 'experiment_name', 'custom_imports', 'data_preprocessor')
+    'visualizer', 'default_scope', 'launcher', 'experiment_name', 'custom_imports', 'data_preprocessor',
+    'find_unused_parameters')
 
 
 class ConfigDict(dict):

@@ -364,8 +364,8 @@ class Runner:
                 from fovea.engine.distributed import convert_sync_batchnorm  # torch's on CUDA, all-reduce BN on CPU
                 self.model = convert_sync_batchnorm(self.model, self.device.type)
             ids = [self.device.index] if self.device.type == 'cuda' else None
-            self.model = _DDP(self.model, device_ids=ids, find_unused_parameters=self.env_cfg.get(
-                'find_unused_parameters', False))
+            unused = self.env_cfg.get('find_unused_parameters', self.cfg.get('find_unused_parameters', False))
+            self.model = _DDP(self.model, device_ids=ids, find_unused_parameters=unused)  # top level: MMEngine's key
         if self.compile_cfg:
             opts = self.compile_cfg if isinstance(self.compile_cfg, dict) else {}
             m = self.unwrapped_model

@@ -13,7 +13,7 @@ from fovea.registry import MODELS
 from fovea.utils.dist import concat_all_gather, get_dist_info
 from fovea.utils.errors import ConfigError
 
-__all__ = ['MoCo']
+__all__ = ['MoCo', 'push_keys']
 
 
 @MODELS.register_module()
@@ -56,18 +56,29 @@ class MoCo(BaseSelfSupervisor):
             k = F.normalize(self.encoder_k(im_k)[0], dim=1)
         l_pos = (q * k).sum(1, keepdim=True)
         l_neg = q @ self.queue.clone().detach()
+        self._pending_keys.append(self._gather_keys(k))
+        return dict(loss=self.head.loss(l_pos, l_neg))
+
+    def _gather_keys(self, k: torch.Tensor) -> torch.Tensor:
+        """This step's keys of every rank (rank order), to enter a queue after the optimizer step."""
         keys = concat_all_gather(k)
         if self.queue_len % len(keys):
-            raise ConfigError(f'MoCo queue_len={self.queue_len} must be a multiple of the global batch '
-                              f'({len(keys)} keys per step: batch_size x processes).')
-        self._pending_keys.append(keys)
-        return dict(loss=self.head.loss(l_pos, l_neg))
+            raise ConfigError(f'{type(self).__name__} queue_len={self.queue_len} must be a multiple of the global '
+                              f'batch ({len(keys)} keys per step: batch_size x processes).')
+        return keys
 
     @torch.no_grad()
     def after_optimizer_step(self, step: int, max_steps: int | None = None) -> None:
         self.encoder_k.update_parameters(nn.Sequential(self.backbone, self.neck))
-        for keys in self._pending_keys:
-            ptr = int(self.queue_ptr)
-            self.queue[:, ptr:ptr + len(keys)] = keys.t()
-            self.queue_ptr[0] = (ptr + len(keys)) % self.queue_len
-        self._pending_keys.clear()
+        push_keys(self.queue, self.queue_ptr, self._pending_keys)
+
+
+@torch.no_grad()
+def push_keys(queue: torch.Tensor, queue_ptr: torch.Tensor, pending: list[torch.Tensor]) -> None:
+    """Write the pending (n, C) key batches into the (C, queue_len) ring ``queue`` at ``queue_ptr``
+    (oldest keys overwritten), and empty ``pending``."""
+    for keys in pending:
+        ptr = int(queue_ptr)
+        queue[:, ptr:ptr + len(keys)] = keys.t()
+        queue_ptr[0] = (ptr + len(keys)) % queue.size(1)
+    pending.clear()
