@@ -52,6 +52,9 @@ PUBLISHED_FIXES = {
     # decoder 26.11 M); MMPretrain builds 114,860,806
     'mff/mff_vit-base-p16_8xb512-amp-coslr-300e_in1k.py': 114_860_806,
     'mff/mff_vit-base-p16_8xb512-amp-coslr-800e_in1k.py': 114_860_806,
+    # EVA: the metafile counts the MAE encoder-decoder (111,776,512); the config also builds the CLIP
+    # ViT-B/16 target (149,620,737, OpenAI's count), as MMPretrain's CLIPGenerator does
+    'eva/eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k.py': 261_397_249,
 }
 # MAE fine-tuning builds a LayerNorm after the token average (ln2, 2 x width) the metafile leaves out
 PUBLISHED_FIXES.update({f'mae/benchmarks/{name}.py': n for name, n in (

@@ -34,13 +34,13 @@ def samples_with_masks(masks: torch.Tensor) -> list[DataSample]:
 
 
 def mmpretrain_loss(cfg: dict, state_dict: dict, inputs: list[torch.Tensor], masks: torch.Tensor | None,
-                    tmp_path: Path, setup: str = '') -> dict[str, float]:
+                    tmp_path: Path, setup: str = '', extra: object = None) -> dict[str, float]:
     """MMPretrain's ``model.loss(inputs, data_samples)`` (as floats) for ``cfg`` with ``state_dict``
-    loaded strictly; each data sample carries its ``mask``. ``setup`` runs after loading (``model``
-    is in scope)."""
+    loaded strictly; each data sample carries its ``mask``. ``setup`` runs after loading (``model``,
+    and ``extra`` as ``data['extra']``, are in scope)."""
     if not REF_PYTHON.is_file():
         pytest.skip('MMPretrain reference venv (/work/refvenv) not installed')
-    torch.save({'state_dict': state_dict, 'inputs': inputs, 'masks': masks}, tmp_path / 'in.pth')
+    torch.save({'state_dict': state_dict, 'inputs': inputs, 'masks': masks, 'extra': extra}, tmp_path / 'in.pth')
     script = tmp_path / 'ref.py'
     script.write_text(f'''
 import json, torch

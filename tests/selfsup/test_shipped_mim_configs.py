@@ -65,6 +65,15 @@ CASES = {
              head=dict(patch_size=8)),
         {'torchvision/Resize': dict(size=32), 'torchvision/RandomCrop': dict(size=32)},
         {'loss', 'weight_0', 'weight_1'}),
+    'eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k': (
+        dict(backbone=TINY_VIT,
+             neck=dict(num_patches=16, patch_size=8, embed_dim=32, decoder_embed_dim=16, decoder_depth=1,
+                       decoder_num_heads=2, predict_feature_dim=16),
+             target_generator=dict(tokenizer_path=None, arch=dict(
+                 embed_dim=16, vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8, head_width=16),
+                 text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1)))),
+        dict(RandomResizedCrop=dict(scale=32)),
+        {'loss'}),
 }
 CASES['beitv2_beit-base-p16_8xb256-amp-coslr-1600e_in1k'] = CASES['beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k']
 
