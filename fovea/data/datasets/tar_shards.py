@@ -123,6 +123,8 @@ class TarShardDataset(IterableDataset):
         image_keys: fields tried, in order, for the image.
         label_key: field holding the label: ``'cls'`` (an ASCII integer) or ``'json'``
             (``{"label": 3}`` / ``{"gt_label": 3}``). Ignored with ``with_label=False``.
+        text_key: field holding a caption (``'txt'``, UTF-8) copied to the sample's ``text`` (image-text
+            pairs for CLIP; pack it with ``PackInputs(algorithm_keys=['text'])``), or None.
         shuffle: shuffle the shard order per epoch and samples through a buffer of ``shuffle_buffer``.
         seed: base seed of the shuffles (the epoch is added; see :meth:`set_epoch`).
         length: total number of samples, if known (gives ``len()`` per rank for epoch-based loops).
@@ -134,7 +136,8 @@ class TarShardDataset(IterableDataset):
                  image_keys: Sequence[str] = ('jpg', 'jpeg', 'png', 'webp', 'bmp', 'ppm', 'tif', 'tiff'),
                  label_key: str = 'cls', with_label: bool = True, shuffle: bool = False, shuffle_buffer: int = 1000,
                  seed: int | None = None, length: int | None = None, skip_bad_samples: bool = False,
-                 test_mode: bool = False):
+                 test_mode: bool = False, text_key: str | None = None):
+        self.text_key = text_key
         self.shards = expand_shards(shards, data_root)
         if not self.shards:
             raise ConfigError('TarShardDataset got no shards')
@@ -215,6 +218,11 @@ class TarShardDataset(IterableDataset):
                     if n and not 0 <= label < n:
                         raise DataError(f'{where}: label {label} is outside the {n} classes (0..{n - 1})')
                     info['gt_label'] = label
+                if self.text_key is not None:
+                    if self.text_key not in fields:
+                        raise DataError(f'{where}: sample {key!r} has no {self.text_key!r} caption field (fields: '
+                                        f'{sorted(fields)}); set text_key to the field holding the text.')
+                    info['text'] = fields[self.text_key].decode('utf-8', errors='replace').strip()
                 yield info
 
     def __iter__(self) -> Iterator[Any]:
