@@ -5,6 +5,9 @@ and gradient (activation) checkpointing.
   over the global batch. On CUDA this is ``torch.nn.SyncBatchNorm``; torch's kernel refuses CPU
   tensors, so on CPU (gloo) fovea uses :class:`NaiveSyncBatchNorm`, which all-reduces the per-channel
   sums with autograd-aware collectives (exact, slower; meant for CPU clusters and tests).
+* Models configured with ``norm_cfg=dict(type='SyncBN')`` (MMPretrain's necks and SSL backbones) are fitted
+  to the run by :func:`fit_sync_batchnorm`: in a single process their SyncBatchNorm layers become plain
+  BatchNorm (one warning), on CPU processes the all-reduce BatchNorm below (torch's refuses CPU tensors).
 * :func:`apply_fsdp` shards a model with FSDP2 (``torch.distributed.fsdp.fully_shard``): each
   transformer/residual block, then the root. :func:`save_sharded` / :func:`load_sharded` write and read
   a ``torch.distributed.checkpoint`` directory (every rank writes its shard), and
@@ -17,7 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.distributed as dist
@@ -25,24 +28,29 @@ from torch import nn
 
 from fovea.utils.errors import ConfigError
 
-__all__ = ['NaiveSyncBatchNorm', 'convert_sync_batchnorm', 'apply_fsdp', 'save_sharded', 'load_sharded',
+__all__ = ['BatchNormNd', 'NaiveSyncBatchNorm', 'convert_sync_batchnorm', 'fit_sync_batchnorm', 'apply_fsdp', 'save_sharded', 'load_sharded',
            'consolidated_state_dict', 'enable_gradient_checkpointing', 'block_modules', 'is_fsdp',
            'fsdp_checkpoint_state', 'fsdp_restore']
 
 logger = logging.getLogger('fovea')
 
 
-class NaiveSyncBatchNorm(nn.BatchNorm2d):
+class BatchNormNd(nn.BatchNorm2d):
+    """Plain BatchNorm over (N, C, ...) inputs of any rank, as ``nn.SyncBatchNorm`` accepts (the
+    state-dict keys of BatchNorm)."""
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f'{type(self).__name__} expects (N, C, ...) input, got {x.dim()}-D')
+
+
+class NaiveSyncBatchNorm(BatchNormNd):
     """BatchNorm whose training statistics span all processes (any device, any backend).
 
     Mean and variance come from all-reduced per-channel ``sum(x)``, ``sum(x^2)`` and counts; the
     all-reduce is differentiable (``torch.distributed.nn.functional.all_reduce``), so gradients
     match BatchNorm over the concatenated global batch. Works for (N, C, ...) inputs.
     """
-
-    def _check_input_dim(self, x: torch.Tensor) -> None:
-        if x.dim() < 2:
-            raise ValueError(f'NaiveSyncBatchNorm expects (N, C, ...) input, got {x.dim()}-D')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
@@ -70,26 +78,44 @@ class NaiveSyncBatchNorm(nn.BatchNorm2d):
         return y.to(x.dtype)
 
 
+def _replace_batchnorm(module: nn.Module, cls: type, which: Callable[[nn.Module], bool]) -> nn.Module:
+    """``module`` with every BatchNorm for which ``which`` holds replaced by a ``cls`` sharing its
+    parameters and statistics (the same state-dict keys)."""
+    out = module
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and which(module):
+        out = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
+        if module.affine:
+            out.weight, out.bias = module.weight, module.bias
+        if module.track_running_stats:
+            out.running_mean, out.running_var = module.running_mean, module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+        out.train(module.training)
+    for name, child in module.named_children():
+        out.add_module(name, _replace_batchnorm(child, cls, which))
+    return out
+
+
 def convert_sync_batchnorm(module: nn.Module, device_type: str = 'cuda') -> nn.Module:
     """Replace every BatchNorm{1,2,3}d with a synchronised one (torch's on CUDA, naive elsewhere)."""
     if device_type == 'cuda':
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    out = module
-    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, NaiveSyncBatchNorm):
-        out = NaiveSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                                 module.track_running_stats)
-        with torch.no_grad():
-            if module.affine:
-                out.weight = module.weight
-                out.bias = module.bias
-            if module.track_running_stats:
-                out.running_mean = module.running_mean
-                out.running_var = module.running_var
-                out.num_batches_tracked = module.num_batches_tracked
-        out.train(module.training)
-    for name, child in module.named_children():
-        out.add_module(name, convert_sync_batchnorm(child, device_type))
-    return out
+    return _replace_batchnorm(module, NaiveSyncBatchNorm, lambda m: not isinstance(m, NaiveSyncBatchNorm))
+
+
+def fit_sync_batchnorm(model: nn.Module, world_size: int, device_type: str) -> nn.Module:
+    """The model's ``nn.SyncBatchNorm`` layers (``norm_cfg=dict(type='SyncBN')``) as this run can run them:
+    plain BatchNorm in a single process, with one warning naming them (mmselfsup#324/#575: SyncBN necks
+    crashed there), and the all-reduce :class:`NaiveSyncBatchNorm` on CPU processes, where torch's
+    SyncBatchNorm refuses CPU tensors. Kept as they are on several CUDA processes."""
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.SyncBatchNorm)]
+    if not names or (world_size > 1 and device_type == 'cuda'):
+        return model
+    if world_size > 1:
+        logger.info(f'{len(names)} SyncBN layers synchronise through all-reduce BatchNorm ({device_type} processes)')
+        return _replace_batchnorm(model, NaiveSyncBatchNorm, lambda m: isinstance(m, nn.SyncBatchNorm))
+    logger.warning(f'{len(names)} SyncBN layers ({", ".join(names[:4])}{" ..." if len(names) > 4 else ""}) run as '
+                   f'plain BatchNorm: this run is a single process, there is nothing to synchronise with.')
+    return _replace_batchnorm(model, BatchNormNd, lambda m: isinstance(m, nn.SyncBatchNorm))
 
 
 # ---------------------------------------------------------------------------- blocks

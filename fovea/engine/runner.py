@@ -222,6 +222,8 @@ class Runner:
                 model = MODELS.build(dict(model_cfg))
             if hasattr(model, 'init_weights'):
                 model.init_weights()
+        from fovea.engine.distributed import fit_sync_batchnorm
+        model = fit_sync_batchnorm(model, self.world_size, self.device.type)
         model.to(self.device)
         cl = self.env_cfg.get('channels_last', 'auto')
         backbone = getattr(model, 'backbone', None)
