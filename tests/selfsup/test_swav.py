@@ -58,19 +58,45 @@ def test_sinkhorn_gives_equipartitioned_assignments():
     torch.testing.assert_close(distributed_sinkhorn(scores + 0.3, 3, 1, 0.05), q)   # shift-invariant
 
 
-def _sinkhorn_worker(rank, world, port):
+def _ddp_worker(rank, world, port):
     g = torch.Generator().manual_seed(0)
     scores = torch.randn(8, 6, generator=g)
-    ref = distributed_sinkhorn(scores, 3, 1, 0.1)
+    ref_codes = distributed_sinkhorn(scores, 3, 1, 0.1)
+    model = _model().eval()                                   # eval: BN statistics do not depend on the split
+    views = _views(8)
+    params = dict(model.named_parameters())
+    ref_grads = []
+    for _ in range(2):
+        grads = torch.autograd.grad(model.loss(views)['loss'], list(params.values()))
+        ref_grads.append(dict(zip(params, grads)))
     init_gloo(rank, world, port)
     mine = distributed_sinkhorn(scores[rank * 4:(rank + 1) * 4], 3, world, 0.1)
-    torch.testing.assert_close(mine, ref[rank * 4:(rank + 1) * 4])
+    torch.testing.assert_close(mine, ref_codes[rank * 4:(rank + 1) * 4])
+    ddp = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+    hook = SwAVHook(batch_size=4, frozen_layers_cfg=dict(prototypes=1))
+    runner = SimpleNamespace(unwrapped_model=model, model=ddp, world_size=world, epoch=0, iter=0)
+    hook.before_run(runner)
+    for it in range(2):                                       # iteration 0: prototypes frozen
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+        model.zero_grad(set_to_none=True)
+        ddp([v[rank * 4:(rank + 1) * 4] for v in views], None, mode='loss')['loss'].backward()
+        for name, p in params.items():
+            if it == 0 and 'prototypes' in name:
+                assert p.grad is None, name
+            else:
+                torch.testing.assert_close(p.grad, ref_grads[it][name], atol=1e-5, rtol=1e-4, msg=name)
+    with pytest.raises(ConfigError, match='find_unused_parameters=True'):
+        hook.before_run(SimpleNamespace(unwrapped_model=model, world_size=world,
+                                        model=torch.nn.parallel.DistributedDataParallel(model)))
     torch.distributed.destroy_process_group()
 
 
 @pytest.mark.slow
-def test_sinkhorn_on_two_processes_equals_one_process_on_the_global_batch():
-    mp.spawn(_sinkhorn_worker, args=(2, free_port()), nprocs=2, join=True)
+def test_two_processes_give_the_codes_and_gradients_of_one_process_on_the_global_batch():
+    """Sinkhorn over the ranks' samples == one process on all of them, and SwAV's gradients under
+    DDP == one process on the global batch, also while SwAVHook freezes the prototypes."""
+    mp.spawn(_ddp_worker, args=(2, free_port()), nprocs=2, join=True)
 
 
 def test_multi_crop_runs_the_backbone_once_per_resolution():
