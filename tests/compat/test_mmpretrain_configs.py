@@ -148,3 +148,18 @@ def _drop_pretrained(cfg):
     elif isinstance(cfg, list):
         for v in cfg:
             _drop_pretrained(v)
+
+
+# shipped families written from MMPretrain's files: resolved, they must give MMPretrain's settings
+MIRRORED = {'convnext_v2': (), 'regnet': ('param_scheduler',)}   # regnet: fovea's coslr base warms up per iteration
+_RECIPE_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'optim_wrapper', 'param_scheduler',
+                'train_cfg', 'custom_hooks', 'data_preprocessor', 'auto_scale_lr')
+
+
+@pytest.mark.parametrize('name', [c for c in CONFIGS if c.split('/')[0] in MIRRORED] or ['<none>'])
+def test_shipped_config_resolves_to_mmpretrains_recipe(name):
+    if name == '<none>':
+        pytest.skip('MMPretrain 1.2.0 configs not found')
+    ours, theirs = Config.fromfile(name).to_dict(), Config.fromfile(str(ROOT / name)).to_dict()
+    skip = MIRRORED[name.split('/')[0]]
+    assert [k for k in _RECIPE_KEYS if k not in skip and ours.get(k) != theirs.get(k)] == []

@@ -32,8 +32,7 @@ PUBLISHED = [
     ('repvgg-A0_in1k.py', {}, 9.11, 1.513),
     ('repvgg-A0_in1k.py', dict(deploy=True), 8.31, 1.361),
     ('convnext/convnext-tiny.py', {}, 28.59, 4.456),
-    ('convnext_v2/atto.py', {}, 3.71, 0.552),            # GRN; MMPretrain: 3,708,400 and 0.552 GFLOPs
-    ('convnext_v2/tiny.py', {}, 28.64, 4.470),
+    ('convnext_v2.py', {}, 3.71, 0.552),                 # ConvNeXt V2-atto (GRN); MMPretrain: 3,708,400, 0.552 GFLOPs
     ('efficientnet_b0.py', {}, 5.29, 0.386),
 ]
 

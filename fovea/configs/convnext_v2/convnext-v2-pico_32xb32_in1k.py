@@ -1,16 +1,4 @@
-_base_ = [
-    '../_base_/models/convnext_v2/pico.py',
-    '../_base_/datasets/imagenet_bs64_swin_224.py',
-    '../_base_/schedules/imagenet_bs1024_adamw_swin.py',
-    '../_base_/default_runtime.py',
-]
+_base_ = ['./convnext-v2-atto_32xb32_in1k.py']
 
-train_dataloader = dict(batch_size=32)
-
-optim_wrapper = dict(optimizer=dict(lr=8e-4, weight_decay=0.3), clip_grad=None)
-
-param_scheduler = [dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True)]
-
-train_cfg = dict(by_epoch=True, max_epochs=600, val_interval=1)
-
-custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL')]
+model = dict(backbone=dict(arch='pico', drop_path_rate=0.1),
+             head=dict(in_channels=512, loss=dict(label_smooth_val=0.1)))

@@ -1,10 +1,12 @@
 # AdamW for Swin Transformer (300 epochs, batch 1024 = 8 GPUs x 128): MMPretrain's imagenet_bs1024_adamw_swin.
-# lr = 5e-4 x 1024 / 512; no weight decay on norms, biases, position embeddings and relative position bias tables.
+# lr = 5e-4 x 1024 / 512; no weight decay on norms, biases, other 1-D parameters (layer scales, GRN), position
+# embeddings and relative position bias tables.
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=5e-4 * 1024 / 512, weight_decay=0.05, eps=1e-8, betas=(0.9, 0.999)),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,
+        flat_decay_mult=0.0,
         custom_keys={
             '.absolute_pos_embed': dict(decay_mult=0.0),
             '.relative_position_bias_table': dict(decay_mult=0.0),

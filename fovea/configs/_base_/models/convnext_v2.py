@@ -1,5 +1,6 @@
-# ConvNeXt V2-atto (Woo et al., CVPR 2023): ConvNeXt blocks with Global Response Normalization
-# and no layer scale. The backbone pools and normalises its output, so there is no neck.
+# ConvNeXt V2-atto (Woo et al., CVPR 2023): ConvNeXt blocks with Global Response Normalization and no
+# layer scale; the other sizes change backbone.arch / drop_path_rate and the head's in_channels /
+# label smoothing. The backbone pools and normalises its output, so there is no neck.
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='ConvNeXt', arch='atto', drop_path_rate=0.1, layer_scale_init_value=0., use_grn=True),

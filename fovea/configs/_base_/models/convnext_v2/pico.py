@@ -1,9 +1,0 @@
-# ConvNeXt V2-pico (Woo et al., CVPR 2023): ConvNeXt blocks with Global Response Normalization
-# and no layer scale. The backbone pools and normalises its output, so there is no neck.
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='ConvNeXt', arch='pico', drop_path_rate=0.1, layer_scale_init_value=0., use_grn=True),
-    head=dict(type='LinearClsHead', num_classes=1000, in_channels=512,
-              loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1), init_cfg=None),
-    init_cfg=dict(type='TruncNormal', layer=['Conv2d', 'Linear'], std=.02, bias=0.),
-)
