@@ -48,6 +48,8 @@ CASES: dict[str, tuple[dict, int]] = {
                                         out_indices=(0, 1)), 32),
     'MoCoV3ViT': (dict(arch=_TINY_VIT, img_size=32, patch_size=8, out_type='featmap', out_indices=(0, 1),
                        stop_grad_conv1=True), 32),
+    'BEiTViT': (dict(arch=_TINY_VIT, img_size=32, patch_size=8, out_type='featmap', out_indices=(0, 1)), 32),
+    'SparseResNet': (dict(depth=18, out_indices=(0, 1, 2, 3)), 64),
 }
 
 
