@@ -48,6 +48,9 @@ m.head.loss_module.queue = data['swav_queue'].clone()
 with_queue = m.loss(data['crops'], None)['loss'].item()
 result['SwAV'] = [no_queue, with_queue, m.head.loss_module.queue.tolist()]
 result['sinkhorn'] = distributed_sinkhorn(data['scores'], 3, 1, 0.05).tolist()
+dead = data['scores'].clone()
+dead[:, 0] = -1e4
+result['sinkhorn_dead'] = distributed_sinkhorn(dead, 3, 1, 0.05).tolist()
 '''
 
 
@@ -103,4 +106,8 @@ def test_swav_losses_and_queue_match(fovea_and_reference):
 def test_sinkhorn_matches(fovea_and_reference):
     _, data, ref = fovea_and_reference
     torch.testing.assert_close(distributed_sinkhorn(data['scores'], 3, 1, 0.05), torch.tensor(ref['sinkhorn']),
+                               rtol=1e-5, atol=1e-6)
+    dead = data['scores'].clone()
+    dead[:, 0] = -1e4                                  # a prototype nobody scores: both smooth by 1e-12
+    torch.testing.assert_close(distributed_sinkhorn(dead, 3, 1, 0.05), torch.tensor(ref['sinkhorn_dead']),
                                rtol=1e-5, atol=1e-6)

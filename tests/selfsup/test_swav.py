@@ -56,6 +56,11 @@ def test_sinkhorn_gives_equipartitioned_assignments():
     tiny_eps = distributed_sinkhorn(scores, 3, 1, 0.005)                      # exp(200): finite here
     assert torch.isfinite(tiny_eps).all()
     torch.testing.assert_close(distributed_sinkhorn(scores + 0.3, 3, 1, 0.05), q)   # shift-invariant
+    dead = scores.clone()
+    dead[:, 0] = -1e4                                    # a prototype no sample scores: exp underflows to 0
+    q_dead = distributed_sinkhorn(dead, 3, 1, 0.05)      # smoothed (MMPretrain's 1e-12), not 0 / 0
+    assert torch.isfinite(q_dead).all()
+    torch.testing.assert_close(q_dead.sum(1), torch.ones(12))
 
 
 def _ddp_worker(rank, world, port):

@@ -42,9 +42,9 @@ def distributed_sinkhorn(out: torch.Tensor, sinkhorn_iterations: int, world_size
     q /= _all_reduce(q.sum())
     for _ in range(sinkhorn_iterations):
         per_prototype = _all_reduce(q.sum(1, keepdim=True))
-        if bool((per_prototype == 0).any()):              # a prototype nobody scores: smooth (MMPretrain's 1e-12)
-            q += 1e-12
-            per_prototype = _all_reduce(q.sum(1, keepdim=True))
+        # a prototype nobody scores: smooth all entries by 1e-12 (MMPretrain), without a host sync
+        q += (per_prototype == 0).any() * 1e-12
+        per_prototype = _all_reduce(q.sum(1, keepdim=True))
         q /= per_prototype * num_prototypes
         q /= q.sum(0, keepdim=True) * total
     return (q * total).t()
