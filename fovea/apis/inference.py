@@ -172,8 +172,12 @@ def build_inference_model(model: str | os.PathLike | Config | nn.Module, pretrai
 def _test_pipeline_cfg(cfg: Config | None) -> list[dict]:
     if cfg is None:
         return []
-    for key in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+    for key in ('test_dataloader', 'val_dataloader', 'test_pipeline', 'train_dataloader'):
         loader = cfg.get(key)
+        if key == 'test_pipeline':  # a model config with a top-level test pipeline and no test loader
+            if isinstance(loader, (list, tuple)):
+                return copy.deepcopy(list(loader))
+            continue
         if isinstance(loader, dict) and isinstance(loader.get('dataset'), dict):
             ds = loader['dataset']
             while 'pipeline' not in ds and isinstance(ds.get('dataset'), dict):  # wrappers (RepeatDataset, ...)

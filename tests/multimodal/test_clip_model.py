@@ -121,3 +121,14 @@ def test_text_features_ignore_padding_after_the_end_token():
         full = model.extract_text_feat(tokens)
         single = model.extract_text_feat(tokens[:1])
     torch.testing.assert_close(full[:1], single, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize('name,params', [('clip_vit-base-p32_openai', 151_277_313), ('clip_vit-base-p16_openai', 149_620_737),
+                                         ('clip_vit-large-p14_openai', 427_616_513), ('clip_rn50_openai', 102_007_137)])
+def test_shipped_openai_configs_have_the_published_sizes(name, params):
+    """OpenAI's CLIP sizes (open_clip's model table: 151.28M, 149.62M, 427.62M, 102.01M)."""
+    from fovea.config import Config
+    from fovea.registry import MODELS
+    with torch.device('meta'):
+        model = MODELS.build(Config.fromfile(name).model_cfg())
+    assert sum(p.numel() for p in model.parameters()) == params

@@ -49,3 +49,6 @@ train_cfg = dict(by_epoch=True, max_epochs=30)
 default_hooks = dict(logger=dict(type='LoggerHook', interval=20),
                      checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
 randomness = dict(seed=0, deterministic=False)
+
+# inference (zero-shot, retrieval) on images of any size
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(64, 64)), dict(type='PackInputs')]
