@@ -9,9 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
+from dist_testutil import check_ddp_matches_one_process, free_port
 from selfsup_testutil import train_step_of_config
 
 from fovea.config import Config
@@ -159,3 +161,18 @@ def test_config_trains_one_step_with_a_finite_loss(name):
     model, log = train_step_of_config(cfg, model_cfg, views)
     assert math.isfinite(float(log['loss']))
     assert int(model.teacher.steps) == 2 and model.head.center.abs().sum() > 0
+
+
+def _dist_worker(rank, world, port):
+    model = _model().eval()                                 # eval: no stochastic depth
+    crops = _crops(n=4)
+    model.loss(crops)                                       # the first call copies the teacher
+    model.head.update_center()
+    check_ddp_matches_one_process(model, crops, rank, world, port)
+    one_process, this_rank = model.head._pending            # the batch center of the global batch on both
+    torch.testing.assert_close(this_rank, one_process)
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_loss_gradients_and_center_of_one_process_on_the_global_batch():
+    mp.spawn(_dist_worker, args=(2, free_port()), nprocs=2, join=True)
