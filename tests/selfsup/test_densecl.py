@@ -94,3 +94,36 @@ def test_num_grid_pools_the_matching_cells_to_the_dense_grid():
     assert torch.isfinite(losses['loss_dense'])
     _, dense, _ = model.neck(model.backbone(_views(4, size=64)[0]))
     assert dense.shape == (4, 16, 4)
+
+
+def test_cifar_config_trains_with_the_hook_from_custom_hooks(tmp_path):
+    from PIL import Image
+
+    from fovea.config import Config
+    from fovea.engine.hooks import Hook
+    from fovea.engine.runner import Runner
+    d = tmp_path / 'data' / 'train' / 'a'
+    d.mkdir(parents=True)
+    for i in range(4):
+        Image.new('RGB', (32, 32), (50 * i, 200 - 30 * i, 90)).save(d / f'{i}.png')
+    cfg = Config.fromfile('densecl_resnet18_cifar10', [
+        f'work_dir={tmp_path / "run"}', f'train_dataloader.dataset.data_root={tmp_path / "data"}',
+        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+        'train_cfg.max_epochs=2', 'param_scheduler.0.end=1', 'param_scheduler.1.begin=1', 'default_hooks.checkpoint=None',
+        'model.queue_len=8', 'model.backbone.base_channels=8', 'model.neck.in_channels=64',
+        'model.neck.hid_channels=16', 'custom_hooks.1.start_iters=2'])
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'KNNHook']
+
+    class Record(Hook):
+        priority = 'LOWEST'
+        seen = []
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            Record.seen.append((runner.unwrapped_model.loss_lambda, float(outputs['loss_dense']),
+                                int(runner.unwrapped_model.queue2_ptr)))
+
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(Record())
+    runner.train()
+    assert [(lam, ptr) for lam, _, ptr in Record.seen] == [(0., 2), (0., 4), (0.5, 6), (0.5, 0)]
+    assert [dense == 0 for _, dense, _ in Record.seen] == [True, True, False, False]
