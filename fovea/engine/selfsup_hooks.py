@@ -40,6 +40,12 @@ class SimSiamHook(Hook):
             if group.get('fix_lr'):
                 group['lr'] = self.lr
 
+    def before_train(self, runner) -> None:
+        if self.fix_pred_lr and not any(g.get('fix_lr') for g in runner.optim_wrapper.optimizer.param_groups):
+            logging.getLogger('fovea').warning(
+                "SimSiamHook(fix_pred_lr=True) finds no parameter group with fix_lr=True, so it fixes nothing: "
+                "add optim_wrapper.paramwise_cfg=dict(custom_keys={'predictor': dict(fix_lr=True)}).")
+
     def before_train_epoch(self, runner) -> None:
         self._fix(runner)
 

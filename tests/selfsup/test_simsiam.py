@@ -81,3 +81,19 @@ def test_simsiam_hook_keeps_the_predictor_lr_fixed(tmp_path, adjust_by_epoch):
         assert all(lr != fixed_lr for i in (1, 3, 5) for f, lr in seen[i] if f)
     else:
         assert set(fixed) == {fixed_lr}
+
+
+def test_simsiam_hook_warns_when_no_group_is_marked(caplog):
+    from types import SimpleNamespace
+
+    from fovea.engine.selfsup_hooks import SimSiamHook
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    runner = SimpleNamespace(optim_wrapper=SimpleNamespace(optimizer=opt))
+    with caplog.at_level('WARNING', logger='fovea'):
+        SimSiamHook(fix_pred_lr=True, lr=0.05).before_train(runner)
+    assert "custom_keys={'predictor': dict(fix_lr=True)}" in caplog.text
+    opt.param_groups[0]['fix_lr'] = True
+    caplog.clear()
+    with caplog.at_level('WARNING', logger='fovea'):
+        SimSiamHook(fix_pred_lr=True, lr=0.05).before_train(runner)
+    assert not caplog.text
