@@ -55,3 +55,10 @@ def test_simmim_bad_arguments(kwargs):
 def test_beit_too_many_patches():
     with pytest.raises(ConfigError, match='num_masking_patches=200'):
         BEiTMaskGenerator(input_size=14, num_masking_patches=200)
+
+
+def test_beit_impossible_mask_is_an_error_not_a_hang():
+    # blocks never reach the last row/column (as in BEiT), so 2 of 2x2 patches can never be masked
+    gen = BEiTMaskGenerator(input_size=2, num_masking_patches=2, min_num_patches=1)
+    with pytest.raises(ConfigError, match='could not place 2 masked patches on a 2x2 grid'):
+        gen({})

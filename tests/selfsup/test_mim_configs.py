@@ -37,6 +37,7 @@ CONFIGS = {
     'mae/mae_vit-huge-p14_8xb512-amp-coslr-1600e_in1k.py': (28, True),
     'simmim/simmim_swin-base-w6_8xb256-amp-coslr-100e_in1k-192px.py': (64, False),
     'simmim/simmim_swin-large-w12_16xb128-amp-coslr-800e_in1k-192px.py': (64, True),
+    'maskfeat/maskfeat_vit-base-p16_8xb256-amp-coslr-300e_in1k.py': (64, False),
 }
 
 
@@ -57,7 +58,7 @@ def _shrink(cfg: Config, size: int) -> None:
             t['input_size'] = size
         elif t['type'] == 'BEiTMaskGenerator':
             t['input_size'] = size // patch
-            t['num_masking_patches'] = (size // patch) ** 2 // 2
+            t['num_masking_patches'] = (size // patch) ** 2 // 4
             t['min_num_patches'] = 1
 
 

@@ -83,6 +83,9 @@ class BEiTMaskGenerator(BaseTransform):
         max_aspect: largest block aspect ratio; None: ``1 / min_aspect``.
     """
 
+    #: rounds of 10 block tries without a new masked patch before giving up with a ConfigError
+    MAX_IDLE_ROUNDS = 1000
+
     def __init__(self, input_size: int | tuple[int, int], num_masking_patches: int, min_num_patches: int = 4,
                  max_num_patches: int | None = None, min_aspect: float = 0.3, max_aspect: float | None = None):
         self.height, self.width = (input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
@@ -117,8 +120,15 @@ class BEiTMaskGenerator(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         mask = np.zeros((self.height, self.width), dtype=bool)
-        count = 0
+        count, idle = 0, 0
         while count < self.num_masking_patches:
-            count += self._add_block(mask, min(self.num_masking_patches - count, self.max_num_patches))
+            new = self._add_block(mask, min(self.num_masking_patches - count, self.max_num_patches))
+            count, idle = count + new, (0 if new else idle + 1)
+            if idle == self.MAX_IDLE_ROUNDS:   # MMPretrain loops forever here
+                raise ConfigError(
+                    f'BEiTMaskGenerator could not place {self.num_masking_patches} masked patches on a '
+                    f'{self.height}x{self.width} grid with blocks of {self.min_num_patches}-{self.max_num_patches} '
+                    f'patches ({count} placed; blocks never touch the last row and column): lower '
+                    f'num_masking_patches or min_num_patches, or enlarge input_size.')
         results['mask'] = torch.from_numpy(mask)
         return results
