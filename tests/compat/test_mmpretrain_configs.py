@@ -55,6 +55,11 @@ PUBLISHED_FIXES = {
     # EVA: the metafile counts the MAE encoder-decoder (111,776,512); the config also builds the CLIP
     # ViT-B/16 target (149,620,737, OpenAI's count), as MMPretrain's CLIPGenerator does
     'eva/eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k.py': 261_397_249,
+    # SparK: the metafile counts the backbone alone (ResNet-50 23.52 M, ConvNeXt V2-T 28.64 M); with the
+    # decoder, projectors and mask tokens MMPretrain builds these
+    'spark/spark_sparse-resnet50_8xb512-amp-coslr-800e_in1k.py': 37_970_611,
+    'spark/spark_sparse-resnet50_8xb512-amp-coslr-1600e_in1k.py': 37_970_611,
+    'spark/spark_sparse-convnextv2-tiny_16xb256-amp-coslr-800e_in1k.py': 39_729_619,
 }
 # MAE fine-tuning builds a LayerNorm after the token average (ln2, 2 x width) the metafile leaves out
 PUBLISHED_FIXES.update({f'mae/benchmarks/{name}.py': n for name, n in (

@@ -74,6 +74,15 @@ CASES = {
                  text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1)))),
         dict(RandomResizedCrop=dict(scale=32)),
         {'loss'}),
+    'spark_sparse-resnet50_8xb512-amp-coslr-800e_in1k': (
+        dict(input_size=64, enc_dec_norm_dim=512, backbone=dict(depth=18), neck=dict(feature_dim=64)),
+        dict(RandomResizedCrop=dict(scale=64)),
+        {'loss'}),
+    'spark_sparse-convnextv2-tiny_16xb256-amp-coslr-800e_in1k': (
+        dict(input_size=64, enc_dec_norm_dim=64, neck=dict(feature_dim=32),
+             backbone=dict(arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]))),
+        dict(RandomResizedCrop=dict(scale=64)),
+        {'loss'}),
 }
 CASES['beitv2_beit-base-p16_8xb256-amp-coslr-1600e_in1k'] = CASES['beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k']
 

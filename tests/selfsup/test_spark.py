@@ -34,13 +34,33 @@ def test_sparse_modules_act_on_the_visible_region_only():
     sparse.load_state_dict(dense.state_dict())                 # same keys; dense outside a region
     x = torch.randn(1, 3, 64, 64)
     torch.testing.assert_close(sparse(x)[0], dense(x)[0])
+    arch = dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64])
+    dense = build(dict(type='ConvNeXt', arch=arch, out_indices=(3,), gap_before_final_norm=False), MODELS).eval()
+    sparse = build(dict(type='SparseConvNeXt', arch=arch, out_indices=(3,), gap_before_output=False), MODELS).eval()
+    missing, unexpected = sparse.load_state_dict(dense.state_dict(), strict=False)
+    assert not missing and unexpected == ['norm3.weight', 'norm3.bias']
+    torch.testing.assert_close(dense.norm3(sparse(x)[0]), dense(x)[0])
+
+
+SPARK_CONVNEXT = dict(SPARK, enc_dec_norm_cfg=dict(type='SparseLN2d', eps=1e-6), enc_dec_norm_dim=64,
+                      backbone=dict(type='SparseConvNeXt', arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]),
+                                    out_indices=(0, 1, 2, 3), gap_before_output=False, layer_scale_init_value=0.,
+                                    use_grn=True),
+                      neck=dict(SPARK['neck'], feature_dim=32))
 
 
 @pytest.mark.reference
-def test_loss_matches_mmpretrain(tmp_path):
-    model = build_model(SPARK).train()
+@pytest.mark.parametrize('name', ['resnet', 'convnext'])
+def test_loss_matches_mmpretrain(name, tmp_path):
+    cfg = dict(resnet=SPARK, convnext=SPARK_CONVNEXT)[name]
+    model = build_model(cfg).train()
+    if name == 'convnext':                                     # non-zero GRN (it starts as an identity)
+        with torch.no_grad():
+            for n, p in model.backbone.named_parameters():
+                if 'grn' in n:
+                    p.normal_(0, 0.5)
     x = torch.randn(2, 3, 64, 64)
     torch.manual_seed(0)
     ours = model.loss(x)
-    ref = mmpretrain_loss(SPARK, model.state_dict(), x, None, tmp_path)
+    ref = mmpretrain_loss(cfg, model.state_dict(), x, None, tmp_path)
     assert ours['loss'].item() == pytest.approx(ref['loss'], rel=1e-4, abs=1e-5)
