@@ -131,3 +131,27 @@ def test_two_processes_match_one_process_on_the_global_batch(tmp_path, local_los
     torch.testing.assert_close(parts[0]['loss'], loss, atol=1e-6, rtol=0)
     torch.testing.assert_close(torch.cat([p['img'] for p in parts]), gi, atol=1e-6, rtol=0)
     torch.testing.assert_close(torch.cat([p['txt'] for p in parts]), gt, atol=1e-6, rtol=0)
+
+
+def test_clean_caption():
+    from fovea.data.transforms import CleanCaption
+    out = CleanCaption(keys='text')({'text': '  A Dog,  running!!  on the   BEACH. '})
+    assert out['text'] == 'a dog running on the beach'
+    many = CleanCaption()({'gt_caption': ['Two  Cats.', 'A boat?']})
+    assert many['gt_caption'] == ['two cats', 'a boat']
+    with pytest.raises(DataError, match="no 'gt_caption'.*keys="):
+        CleanCaption()({'text': 'x'})
+
+
+def test_flickr30k_karpathy_split(tmp_path):
+    from fovea.data.datasets import Flickr30kRetrieval
+    images = [{'filename': f'{i}.jpg', 'imgid': i, 'split': 'test' if i < 2 else 'train',
+               'sentences': [{'raw': f'caption {i}.{j}', 'sentid': 10 * i + j} for j in range(2)]} for i in range(3)]
+    (tmp_path / 'ann.json').write_text(json.dumps({'images': images}))
+    train = Flickr30kRetrieval(str(tmp_path), 'img', 'ann.json', split='train')
+    assert [(d['text'], d['image_id']) for d in train.data_list] == [('caption 2.0', 0), ('caption 2.1', 0)]
+    test = Flickr30kRetrieval(str(tmp_path), 'img', 'ann.json', split='test', test_mode=True)
+    assert [d['gt_text_id'] for d in test.data_list] == [[0, 1], [2, 3]] and test.text_size == 4
+    assert test.data_list[1]['img_path'] == str(tmp_path / 'img' / '1.jpg')
+    with pytest.raises(DataError, match="no images of split 'val'"):
+        Flickr30kRetrieval(str(tmp_path), 'img', 'ann.json', split='val')
