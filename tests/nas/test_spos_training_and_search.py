@@ -150,3 +150,117 @@ def test_search_cli_and_flops_of_the_subnet(data_root, tmp_path, supernet, capsy
     with pytest.raises(SystemExit) as exit_info:
         main(['flops', 'spos_shufflenet_subnet_8xb128_in1k', '--depth', '0'])
     assert exit_info.value.code == 0 and '3.35' in capsys.readouterr().out
+
+
+def test_searched_subnet_exports_and_inits_from_supernet_weights(data_root, tmp_path, supernet, capsys):
+    """The subnet config (sub_model of a YAML) exports like any classifier; initialised from the supernet
+    checkpoint (prefix 'architecture.') it computes what the supernet computes on that path."""
+    from fovea.cli.main import main
+    from fovea.nas.models import write_subnet_yaml
+    from fovea.registry import MODELS
+    sup = supernet['runner'].unwrapped_model
+    choices = sup.sample_path(123)
+    write_subnet_yaml(choices, tmp_path / 'subnet.yaml')
+    cfg = supernet_cfg(data_root, tmp_path / 'w')
+    arch = cfg['model']['architecture']
+    cfg['model'] = dict(type='sub_model', cfg=arch, fix_subnet=str(tmp_path / 'subnet.yaml'),
+                        init_cfg=dict(type='Pretrained', checkpoint=supernet['checkpoint'], prefix='architecture.'))
+    sub = MODELS.build(cfg['model'])
+    sub.init_weights()
+    loaded = Runner.from_cfg(Config(supernet_cfg(data_root, tmp_path / 'v'))).unwrapped_model
+    from fovea.models.weights import load_weights
+    load_weights(loaded, supernet['checkpoint'], require_all=True)
+    loaded.mutator.set_choices(choices)
+    loaded.eval(), sub.eval()
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(sub(x, mode='tensor'), loaded(x, mode='tensor'))
+    cfg_path = tmp_path / 'subnet.json'
+    del cfg['model']['init_cfg']
+    cfg_path.write_text(json.dumps(cfg))
+    torch.save({'state_dict': sub.state_dict()}, tmp_path / 'sub.pth')
+    with pytest.raises(SystemExit) as exit_info:
+        main(['export', str(cfg_path), '--checkpoint', str(tmp_path / 'sub.pth'), '--format', 'torchscript',
+              '--out', str(tmp_path / 'sub.pt'), '--shape', '16'])
+    assert exit_info.value.code == 0 and 'max |diff| = 0' in capsys.readouterr().out
+    torch.testing.assert_close(torch.jit.load(str(tmp_path / 'sub.pt'))(x), sub(x, mode='tensor'))
+
+
+def test_flops_bin_sampler_spreads_paths_over_the_flops_range():
+    """On the SPOS ShuffleNetV2 space (269..398 MMACs), uniform paths crowd the middle; the FLOPs-bin
+    sampler gives each of 3 bins of (300, 360) about a third of the paths."""
+    import collections
+    import random
+    from fovea.nas.models import FlopsBinSampler, MacsTable, NasMutator, UniformSampler
+    from fovea.registry import MODELS
+    with torch.device('meta'):
+        model = MODELS.build(dict(type='ImageClassifier', backbone=dict(type='SearchableShuffleNetV2'),
+                                  neck=dict(type='GlobalAveragePooling'),
+                                  head=dict(type='LinearClsHead', num_classes=1000, in_channels=1024)))
+    mutator, table, rng = NasMutator(model), MacsTable(model), random.Random(0)
+    sampler = FlopsBinSampler(flops_range=(300, 360), num_bins=3)
+    sampler.prepare(model, table)
+
+    def bins(sample) -> collections.Counter:
+        flops = [table.macs(sample(mutator, rng, model)) / 1e6 for _ in range(150)]
+        return collections.Counter(int((f - 300) // 20) if 300 <= f < 360 else 'out' for f in flops)
+    binned, uniform = bins(sampler), bins(UniformSampler())
+    assert 'out' not in binned and min(binned.values()) >= 35
+    assert uniform[2] < 25 and uniform[1] > 70
+    with pytest.raises(ConfigError, match=r'contains no subnet: the space spans 269.4..397.6 MMACs'):
+        FlopsBinSampler(flops_range=(0, 100)).prepare(model, table)
+
+
+def test_supernet_config_is_mmrazors_recipe():
+    cfg = Config.fromfile('spos_shufflenet_supernet_8xb128_in1k')
+    assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=0.5, momentum=0.9, weight_decay=4e-5)
+    assert cfg.optim_wrapper.paramwise_cfg == dict(bias_decay_mult=0.0, norm_decay_mult=0.0, dwconv_decay_mult=0.0)
+    assert cfg.param_scheduler == dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=True, end=300,
+                                       convert_to_iter_based=True)
+    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 1024
+    assert cfg.model.architecture.head.loss.label_smooth_val == 0.1
+    # the parameter groups: no decay on norms, biases and depthwise convolutions
+    from fovea.engine.optim_constructor import build_optim_wrapper
+    from fovea.registry import MODELS
+    model = MODELS.build(dict(cfg.model_cfg(), architecture=dict(
+        cfg.model_cfg()['architecture'], backbone=dict(type='SearchableShuffleNetV2', widen_factor=0.25,
+                                                       last_channels=1024))))
+    wrapper = build_optim_wrapper(model, cfg.to_dict()['optim_wrapper'])
+    decay = {id(p) for g in wrapper.optimizer.param_groups if g['weight_decay'] > 0 for p in g['params']}
+    named = dict(model.named_parameters())
+    dw = model.architecture.backbone.layers[0][1]._candidates['shuffle_3x3'].branch2[1].conv.weight
+    assert id(dw) not in decay and id(named['architecture.head.fc.bias']) not in decay
+    assert id(named['architecture.backbone.conv1.bn.weight']) not in decay
+    assert id(named['architecture.head.fc.weight']) in decay and id(named['architecture.backbone.conv1.conv.weight']) in decay
+
+
+def _ddp_worker(rank, world, port, data_root, work_dir):
+    import torch.distributed as dist
+    from dist_testutil import init_gloo
+    init_gloo(rank, world, port)
+    cfg = supernet_cfg(Path(data_root), Path(work_dir), max_iters=4)
+    cfg['env_cfg'] = dict(cfg['env_cfg'], find_unused_parameters=True, dist_cfg=dict(backend='gloo'))
+    cfg['train_dataloader']['batch_size'] = 4
+    runner, paths = _train(cfg)
+    assert isinstance(runner.model, torch.nn.parallel.DistributedDataParallel)
+    # parameters (BN running statistics are each rank's own, as in any DDP run without SyncBN)
+    flat = torch.cat([p.detach().flatten() for p in runner.unwrapped_model.parameters()])
+    gathered = [torch.zeros_like(flat) for _ in range(world)]
+    dist.all_gather(gathered, flat)
+    assert torch.equal(gathered[0], gathered[1]), 'the ranks diverged: gradients were not all-reduced'
+    all_paths = [None] * world
+    dist.all_gather_object(all_paths, paths)
+    assert all_paths[0] == all_paths[1] and len(set(paths)) > 1
+    if rank == 0:
+        (Path(work_dir) / 'paths.json').write_text(json.dumps(paths))
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_supernet_under_ddp_trains_the_same_path_on_every_rank(data_root, tmp_path):
+    import torch.multiprocessing as mp
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from dist_testutil import free_port
+    mp.spawn(_ddp_worker, args=(2, free_port(), str(data_root), str(tmp_path)), nprocs=2, join=True)
+    _, single = _train(supernet_cfg(data_root, tmp_path / 'single', max_iters=4))
+    assert [list(p) for p in single] == json.loads((tmp_path / 'paths.json').read_text())

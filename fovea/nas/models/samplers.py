@@ -48,17 +48,22 @@ class FlopsBinSampler:
         self.input_shape = tuple(input_shape)
         self.table = None
 
+    def prepare(self, model: nn.Module, table=None) -> None:
+        """Count the space (or take ``table``, a :class:`MacsTable` at ``input_shape``) and set the bins."""
+        from fovea.nas.models.flops import MacsTable
+        self.table = table or MacsTable(model, self.input_shape)
+        lo, hi = (f * 1e6 for f in self.flops_range) if self.flops_range else self.table.bounds()
+        space_lo, space_hi = self.table.bounds()
+        if hi < space_lo or lo > space_hi:
+            self.table = None
+            raise ConfigError(f'FlopsBinSampler flops_range {self.flops_range} MMACs contains no subnet: the '
+                              f'space spans {space_lo / 1e6:.1f}..{space_hi / 1e6:.1f} MMACs at '
+                              f'{self.input_shape[-1]} px')
+        self.edges = [lo + (hi - lo) * i / self.num_bins for i in range(self.num_bins + 1)]
+
     def __call__(self, mutator: NasMutator, rng: random.Random, model: nn.Module) -> dict[str, str]:
         if self.table is None:
-            from fovea.nas.models.flops import MacsTable
-            self.table = MacsTable(model, self.input_shape)
-            lo, hi = (f * 1e6 for f in self.flops_range) if self.flops_range else self.table.bounds()
-            space_lo, space_hi = self.table.bounds()
-            if hi < space_lo or lo > space_hi:
-                raise ConfigError(f'FlopsBinSampler flops_range {self.flops_range} MMACs contains no subnet: the '
-                                  f'space spans {space_lo / 1e6:.1f}..{space_hi / 1e6:.1f} MMACs at '
-                                  f'{self.input_shape[-1]} px')
-            self.edges = [lo + (hi - lo) * i / self.num_bins for i in range(self.num_bins + 1)]
+            self.prepare(model)
         target = rng.randrange(self.num_bins)
         inside = None
         for _ in range(self.max_tries):
