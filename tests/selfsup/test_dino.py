@@ -111,6 +111,20 @@ def test_teacher_sees_the_global_crops_and_the_crop_count_is_checked():
         model.loss(_crops()[:3])
 
 
+def test_teacher_backbone_loads_for_downstream_use(tmp_path):
+    from fovea.models.weights import load_weights
+    model = _model()
+    model.loss(_crops())
+    with torch.no_grad():
+        for p in model.teacher.parameters():
+            p.add_(0.5)                                   # teacher != student
+    torch.save({'state_dict': model.state_dict()}, tmp_path / 'dino.pth')
+    vit = build(CFG['backbone'], MODELS)
+    load_weights(vit, tmp_path / 'dino.pth', prefix='teacher.module.0.', strict=True)
+    for p, q in zip(vit.parameters(), model.teacher.module[0].parameters()):
+        assert torch.equal(p, q)
+
+
 def test_last_layer_is_weight_normalised():
     neck = build(dict(type='DINONeck', in_channels=8, hidden_channels=16, bottleneck_channels=4, out_channels=10), MODELS)
     assert set(neck.state_dict()) == {'mlp.0.weight', 'mlp.0.bias', 'mlp.2.weight', 'mlp.2.bias', 'mlp.4.weight',
