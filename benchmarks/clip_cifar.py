@@ -60,9 +60,9 @@ def load_split(root: Path, split: str, subset: int | None) -> tuple[torch.Tensor
     return images, torch.tensor([c for _, c in files])
 
 
-def build_model(tiny: bool):
+def build_model(tiny: bool, dims: int = 128, layers: int = 4):
     from fovea.apis.model import build_model_from_cfg
-    dims, layers, heads, width = (64, 2, 2, 64) if tiny else (192, 6, 3, 128)
+    dims, layers, heads, width = (64, 2, 2, 64) if tiny else (dims, layers, dims // 32, 128)
     return build_model_from_cfg(dict(
         type='CLIP',
         vision_backbone=dict(type='VisionTransformer', img_size=32, patch_size=4, pre_norm=True,
@@ -128,6 +128,8 @@ def main() -> None:
     p.add_argument('--train-subset', type=int, default=None, help='use this many training images (smoke runs)')
     p.add_argument('--test-subset', type=int, default=None)
     p.add_argument('--tiny', action='store_true', help='a much smaller model (smoke runs)')
+    p.add_argument('--width', type=int, default=128, help='image tower width (heads = width / 32)')
+    p.add_argument('--depth', type=int, default=4, help='image tower layers')
     p.add_argument('--bf16', action='store_true', help='bf16 autocast')
     p.add_argument('--out', help='write the results as JSON here')
     args = p.parse_args()
@@ -141,7 +143,7 @@ def main() -> None:
     print(f'loaded {len(train_x)} train / {len(test_x)} test images in {time.time() - t0:.0f}s')
 
     from fovea.structures import DataSample
-    model = build_model(args.tiny).train()
+    model = build_model(args.tiny, args.width, args.depth).train()
     params = sum(p.numel() for p in model.parameters())
     before = evaluate(model, test_x, test_y)
     print(f'{params / 1e6:.2f}M parameters; at initialisation: {before}')
@@ -172,7 +174,7 @@ def main() -> None:
                   f'logit_scale {model.logit_scale.exp().item():.1f}', flush=True)
     train_s = time.time() - start
     after = evaluate(model, test_x, test_y)
-    result = {'steps': step, 'train_minutes': round(train_s / 60, 2), 'batch_size': args.batch_size,
+    result = {'image_tower': 'tiny' if args.tiny else f'ViT {args.depth}x{args.width}, patch 4', 'steps': step, 'train_minutes': round(train_s / 60, 2), 'batch_size': args.batch_size,
               'images_per_s': round(step * args.batch_size / train_s, 1), 'params_M': round(params / 1e6, 2),
               'threads': args.threads, 'final_loss': round(sum(losses[-50:]) / max(1, len(losses[-50:])), 3),
               'init': before, **after}
