@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fovea.models.selfsup.base import pooled_features
+from fovea.models.selfsup.base import BaseSelfSupervisor, pooled_features
 from fovea.utils.errors import ConfigError
 
 __all__ = ['weighted_knn_scores', 'knn_accuracy', 'extract_features', 'knn_evaluate', 'knn_loaders']
@@ -57,15 +57,18 @@ def knn_accuracy(memory: torch.Tensor, memory_labels: torch.Tensor, queries: tor
 
 @torch.no_grad()
 def extract_features(model: nn.Module, loader, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pooled last-stage backbone features (N, D) and labels (N,) of every sample of ``loader``."""
+    """Pooled last-stage backbone features (N, D) and labels (N,) of every sample of ``loader``
+    (a self-supervised model's through its ``extract_feat``: masked-image models encode every patch,
+    unmasked, there)."""
     was_training = model.training
+    encode = model.extract_feat if isinstance(model, BaseSelfSupervisor) else model.backbone
     model.eval()
     feats, labels = [], []
     try:
         for batch in loader:
             data = model.data_preprocessor(batch, False)
             x = data['inputs'][0] if isinstance(data['inputs'], (list, tuple)) else data['inputs']
-            feats.append(pooled_features(model.backbone(x)).float().cpu())
+            feats.append(pooled_features(encode(x)).float().cpu())
             samples = data['data_samples']
             if 'gt_label' not in samples[0]:
                 raise ConfigError('kNN evaluation needs labelled images: the loader\'s dataset gives samples '

@@ -63,6 +63,19 @@ def test_backbone_outputs_and_frozen_sincos_position_embedding():
     assert model.predict(torch.randn(2, 3, 32, 32))[0].feats.shape == (64,)
 
 
+def test_knn_features_are_the_unmasked_encoding():
+    from fovea.evaluation.knn import extract_features
+    from fovea.structures import DataSample
+    model = _model()
+    x = torch.randn(3, 3, 32, 32)
+    batch = {'inputs': x, 'data_samples': [DataSample().set_gt_label(i) for i in range(3)]}
+    f1, _ = extract_features(model, [batch])
+    f2, _ = extract_features(model, [batch])          # masking is random: equal features mean no masking
+    torch.testing.assert_close(f1, f2)
+    seen = model.data_preprocessor(batch)['inputs']
+    torch.testing.assert_close(f1, model.backbone(seen, mask=None)[0].mean(1))
+
+
 def test_patchify_round_trip_and_layout():
     imgs = torch.randn(2, 3, 8, 12)
     p = patchify(imgs, 4)
