@@ -55,6 +55,7 @@ PUBLISHED_FIXES = {
     # EVA: the metafile counts the MAE encoder-decoder (111,776,512); the config also builds the CLIP
     # ViT-B/16 target (149,620,737, OpenAI's count), as MMPretrain's CLIPGenerator does
     'eva/eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k.py': 261_397_249,
+    'milan/milan_vit-base-p16_16xb256-amp-coslr-400e_in1k.py': 261_528_321,   # metafile 111,907,584 + CLIP
     # SparK: the metafile counts the backbone alone (ResNet-50 23.52 M, ConvNeXt V2-T 28.64 M); with the
     # decoder, projectors and mask tokens MMPretrain builds these
     'spark/spark_sparse-resnet50_8xb512-amp-coslr-800e_in1k.py': 37_970_611,

@@ -23,10 +23,18 @@ def test_clip_generator_gives_projected_patch_features():
     gen = build_model(dict(type='CLIPGenerator', arch=TINY_CLIP)).train()
     assert not gen.tokenizer.training and not any(p.requires_grad for p in gen.parameters())
     x = torch.randn(2, 3, 32, 32)
-    feats = gen(x)
-    assert feats.shape == (2, 17, 16)
+    feats, attention = gen(x)
+    assert feats.shape == (2, 17, 16) and attention.shape == (2, 17, 17)
+    torch.testing.assert_close(attention.sum(-1), torch.ones(2, 17))
     gen.tokenizer.visual.out_type = 'cls_token'
     torch.testing.assert_close(feats[:, 0], gen.tokenizer.extract_image_feat(x))
+    vit = gen.tokenizer.visual                                  # the last layer's attention, by hand
+    h = vit._embed_tokens(*vit.patch_embed(x))
+    last = vit.layers[-1]
+    mha = torch.nn.MultiheadAttention(32, 2, batch_first=True)
+    mha.in_proj_weight.data, mha.in_proj_bias.data = last.attn.qkv.weight.data, last.attn.qkv.bias.data
+    h = last.ln1(h)
+    torch.testing.assert_close(attention, mha(h, h, h, need_weights=True)[1])
 
 
 def test_missing_tokenizer_checkpoint_is_named(tmp_path):

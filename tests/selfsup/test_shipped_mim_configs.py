@@ -18,6 +18,9 @@ from fovea.registry import DATASETS, MODELS, build
 
 TINY = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 TINY_VIT = dict(arch=TINY, img_size=32, patch_size=8)
+CLIP_TARGET = dict(tokenizer_path=None, arch=dict(          # a 1-layer CLIP with random weights
+    embed_dim=16, vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8, head_width=16),
+    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1)))
 BEIT_MASK = dict(input_size=(4, 4), num_masking_patches=6, min_num_patches=2)
 
 
@@ -69,9 +72,14 @@ CASES = {
         dict(backbone=TINY_VIT,
              neck=dict(num_patches=16, patch_size=8, embed_dim=32, decoder_embed_dim=16, decoder_depth=1,
                        decoder_num_heads=2, predict_feature_dim=16),
-             target_generator=dict(tokenizer_path=None, arch=dict(
-                 embed_dim=16, vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=8, head_width=16),
-                 text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=1)))),
+             target_generator=CLIP_TARGET),
+        dict(RandomResizedCrop=dict(scale=32)),
+        {'loss'}),
+    'milan_vit-base-p16_16xb256-amp-coslr-400e_in1k': (
+        dict(backbone=TINY_VIT,
+             neck=dict(num_patches=16, patch_size=8, embed_dim=32, decoder_embed_dim=16, decoder_depth=1,
+                       decoder_num_heads=2, predict_feature_dim=16),
+             target_generator=CLIP_TARGET),
         dict(RandomResizedCrop=dict(scale=32)),
         {'loss'}),
     'spark_sparse-resnet50_8xb512-amp-coslr-800e_in1k': (

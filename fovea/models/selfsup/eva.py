@@ -6,6 +6,7 @@ masked patches, the patch features of a frozen CLIP image tower (cosine similari
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from fovea.models.base import BaseModule
 from fovea.models.multimodal.clip.archs import clip_model_cfg
@@ -18,9 +19,9 @@ __all__ = ['EVA', 'CLIPGenerator']
 
 @MODELS.register_module()
 class CLIPGenerator(BaseModule):
-    """A frozen CLIP model whose image tower gives target features: ``forward(x)`` -> (B, 1 + N, D),
-    every token after the final norm and the image projection (MMPretrain's first output; its
-    second, the last layer's attention map, is not computed).
+    """A frozen CLIP model whose image tower gives targets: ``forward(x)`` -> ``(features, attention)``,
+    every token after the final norm and the image projection (B, 1 + N, D), and the last layer's
+    attention weights averaged over heads (B, 1 + N, 1 + N; MILAN's patch importance), as MMPretrain's.
 
     Args:
         tokenizer_path: CLIP weights (a path or URL: MMPretrain's ``clip_vit_base_16.pth.tar``, OpenAI's
@@ -51,9 +52,27 @@ class CLIPGenerator(BaseModule):
         return self
 
     @torch.no_grad()
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.tokenizer.visual(x)[-1]
-        return self.tokenizer.visual_proj(tokens)[0]
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        vit = self.tokenizer.visual
+        tokens, hw = vit.patch_embed(x)
+        tokens = vit._embed_tokens(tokens, hw)
+        for layer in vit.layers[:-1]:
+            tokens = layer(tokens)
+        last = vit.layers[-1]
+        attention = _attention_weights(last.attn, last.ln1(tokens))
+        tokens = last(tokens)
+        if vit.final_norm:
+            tokens = vit.ln1(tokens)
+        return self.tokenizer.visual_proj(tokens)[0], attention
+
+
+def _attention_weights(attn: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The softmax attention weights of a :class:`~fovea.models.layers.transformer.MultiheadAttention`
+    on ``x``, averaged over heads: (B, N, N)."""
+    B, N, _ = x.shape
+    q, k, _ = attn.qkv(x).reshape(B, N, 3, attn.num_heads, attn.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
+    scale = attn.scale if attn.scale is not None else attn.head_dims ** -0.5
+    return ((q * scale) @ k.transpose(-2, -1)).softmax(-1).mean(1)
 
 
 @MODELS.register_module()
@@ -65,9 +84,7 @@ class EVA(MAE):
         if isinstance(inputs, (list, tuple)):
             return super().loss(inputs)                       # MAE's clear error for multi-view input
         with torch.no_grad():
-            target = self.target_generator(inputs)
-        if isinstance(target, (tuple, list)):                 # MMPretrain-style (features, attention)
-            target = target[0]
+            target, _ = self.target_generator(inputs)
         _, mask, pred = self.reconstruct(inputs)
         return dict(loss=self.head.loss(pred, target[:, 1:], mask))
 
