@@ -153,7 +153,10 @@ class EvolutionSearchLoop:
         self.evaluator.dataset_meta = getattr(self.dataloader.dataset, 'metainfo', None)
         self.calib_loader = None
         if self.calibrate_sample_num > 0:
-            self.calib_loader = runner._build_loader(runner._train_loader_cfg, 'train_dataloader')
+            # workers started afresh for every candidate, seeded from calibrate_bn's fixed seed: the same
+            # images and augmentations each time
+            self.calib_loader = runner._build_loader(dict(runner._train_loader_cfg, persistent_workers=False),
+                                                     'train_dataloader')
         self.table = MacsTable(self.architecture, flops_input_shape)
         self._check_feasible()
 
