@@ -132,3 +132,27 @@ def test_shipped_openai_configs_have_the_published_sizes(name, params):
     with torch.device('meta'):
         model = MODELS.build(Config.fromfile(name).model_cfg())
     assert sum(p.numel() for p in model.parameters()) == params
+
+
+def test_same_label_positives():
+    from fovea.models.losses import ClipLoss
+    img = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    txt = torch.nn.functional.normalize(torch.randn(6, 8), dim=-1)
+    scale = torch.tensor(10.0)
+    distinct = torch.arange(6)
+    plain = ClipLoss()(img, txt, scale)
+    # distinct labels: the usual loss
+    assert torch.allclose(ClipLoss(same_label_positives=True)(img, txt, scale, distinct), plain)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    loss = ClipLoss(same_label_positives=True)(img, txt, scale, labels)
+    logits = scale * img @ txt.T
+    target = (labels[:, None] == labels[None]).float() / 2
+    expected = (-(target * logits.log_softmax(1)).sum(1).mean() - (target * logits.T.log_softmax(1)).sum(1).mean()) / 2
+    assert torch.allclose(loss, expected)
+    model = tiny_clip(loss=dict(type='ClipLoss', same_label_positives=True))
+    images, samples = _batch(2)
+    with pytest.raises(DataError, match='gt_label'):
+        model.loss(images, samples)
+    for i, s in enumerate(samples):
+        s.set_gt_label(i % 1)
+    assert torch.isfinite(model.loss(images, samples)['loss'])

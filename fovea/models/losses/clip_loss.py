@@ -26,16 +26,22 @@ class ClipLoss(nn.Module):
         gather_with_grad: gradients flow through the gathered features of the other ranks (otherwise
             only this rank's own slot carries a gradient, open_clip's default).
         loss_weight: multiplies the loss.
+        same_label_positives: with ``labels`` given, every pair whose labels match is a positive (the
+            target spreads evenly over them) instead of only the pair itself, so that captions of the
+            same class are not pushed apart.
 
-    ``forward(image_features, text_features, logit_scale)``: L2-normalised (B, D) features of this
-    rank, ``logit_scale`` the already exponentiated temperature; returns a scalar.
+    ``forward(image_features, text_features, logit_scale, labels=None)``: L2-normalised (B, D) features
+    of this rank, ``logit_scale`` the already exponentiated temperature, optional (B,) labels; returns a
+    scalar.
     """
 
-    def __init__(self, local_loss: bool = False, gather_with_grad: bool = True, loss_weight: float = 1.0):
+    def __init__(self, local_loss: bool = False, gather_with_grad: bool = True, loss_weight: float = 1.0,
+                 same_label_positives: bool = False):
         super().__init__()
         self.local_loss = local_loss
         self.gather_with_grad = gather_with_grad
         self.loss_weight = loss_weight
+        self.same_label_positives = same_label_positives
 
     def _gather(self, x: torch.Tensor, rank: int, world: int) -> torch.Tensor:
         if world == 1:
@@ -63,8 +69,14 @@ class ClipLoss(nn.Module):
             labels = torch.arange(per_image.shape[0], device=image_features.device)
         return per_image, per_text, labels
 
-    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor,
-                logit_scale: torch.Tensor) -> torch.Tensor:
-        per_image, per_text, labels = self.logits(image_features, text_features, logit_scale)
-        loss = (F.cross_entropy(per_image, labels) + F.cross_entropy(per_text, labels)) / 2
+    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
+        per_image, per_text, targets = self.logits(image_features, text_features, logit_scale)
+        if self.same_label_positives and labels is not None:
+            rank, world = get_dist_info()
+            columns = concat_all_gather(labels) if world > 1 else labels
+            rows = labels if self.local_loss else columns
+            match = (rows[:, None] == columns[None, :]).float()
+            targets = match / match.sum(1, keepdim=True)
+        loss = (F.cross_entropy(per_image, targets) + F.cross_entropy(per_text, targets)) / 2
         return self.loss_weight * loss

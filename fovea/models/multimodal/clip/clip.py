@@ -243,7 +243,14 @@ class CLIP(BaseModel):
         image = F.normalize(self.extract_image_feat(inputs), dim=-1)
         text = F.normalize(self.extract_text_feat(tokens), dim=-1)
         scale = self.logit_scale.exp()
-        return {'loss': self.loss_module(image, text, scale), 'logit_scale': scale.detach()}
+        labels = None
+        if getattr(self.loss_module, 'same_label_positives', False):
+            if not all('gt_label' in s for s in data_samples):
+                raise DataError('ClipLoss(same_label_positives=True) needs a gt_label in every sample; the batch has '
+                                'samples without one.')
+            labels = torch.cat([s.gt_label.reshape(-1)[:1] for s in data_samples]).to(inputs.device)
+        loss = self.loss_module(image, text, scale, labels) if labels is not None else self.loss_module(image, text, scale)
+        return {'loss': loss, 'logit_scale': scale.detach()}
 
     def after_optimizer_step(self, step: int, max_steps: int | None = None) -> None:
         with torch.no_grad():
