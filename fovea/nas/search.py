@@ -20,6 +20,7 @@ holds distinct subnets.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -67,7 +68,7 @@ def calibrate_bn(model: nn.Module, loader, num_samples: int, seed: int = 0, auto
                     batch = dict(batch, inputs=batch['inputs'][:keep], data_samples=batch['data_samples'][:keep])
                     n = keep
                 data = model.data_preprocessor(batch, False)
-                with (autocast() if autocast else _nullcontext()):
+                with (autocast() if autocast else contextlib.nullcontext()):
                     model(**data, mode='tensor')
                 seen += n
                 if seen >= num_samples:
@@ -77,14 +78,6 @@ def calibrate_bn(model: nn.Module, loader, num_samples: int, seed: int = 0, auto
             m.momentum = momentum
         model.train(was_training)
     return seen
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _crossover(a: Mapping[str, str], b: Mapping[str, str], prob: float, rng: random.Random) -> dict[str, str]:
