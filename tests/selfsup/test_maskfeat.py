@@ -2,21 +2,17 @@
 the mask from the pipeline, and HOG + loss against MMPretrain's on the same weights and masks."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+
+from mim_testutil import mmpretrain_loss, samples_with_masks
 
 from fovea.data.transforms import BEiTMaskGenerator
 from fovea.registry import MODELS, build
 from fovea.structures import DataSample
 from fovea.utils.errors import ConfigError, DataError
 
-REF_PYTHON = Path('/work/refvenv/bin/python')
 CFG = dict(type='MaskFeat',
            backbone=dict(type='MaskFeatViT', arch=dict(embed_dims=64, num_layers=2, num_heads=2, feedforward_channels=128),
                          img_size=224, patch_size=16),
@@ -77,31 +73,11 @@ def test_loss_is_finite_and_needs_a_mask():
 
 @pytest.mark.reference
 def test_hog_and_loss_match_mmpretrain(tmp_path):
-    if not REF_PYTHON.is_file():
-        pytest.skip('MMPretrain reference venv (/work/refvenv) not installed')
     model = _model().train()
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(3))
-    masks = torch.stack([s.mask for s in _samples(2)]).long()
-    torch.save({'state_dict': model.state_dict(), 'x': x, 'mask': masks}, tmp_path / 'in.pth')
-    script = tmp_path / 'ref.py'
-    script.write_text(f'''
-import json, torch
-from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
-from mmpretrain.utils import register_all_modules
-register_all_modules()
-data = torch.load({str(tmp_path / 'in.pth')!r})
-model = MODELS.build(json.loads({json.dumps(json.dumps(CFG))})).train()
-model.load_state_dict(data['state_dict'], strict=True)
-samples = [DataSample().set_mask(m) for m in data['mask']]
-hog = model.target_generator(data['x'])
-torch.save(hog, {str(tmp_path / 'hog.pth')!r})
-print(json.dumps(model.loss(data['x'], samples)['loss'].item()))
-''')
-    env = dict(os.environ, PYTHONPATH='', TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
-    out = subprocess.run([str(REF_PYTHON), str(script)], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
-    ref = json.loads(out.stdout.strip().splitlines()[-1])
-    torch.testing.assert_close(model.target_generator(x), torch.load(tmp_path / 'hog.pth'), atol=1e-5, rtol=1e-4)
-    samples = [DataSample().set_field(m.bool(), 'mask') for m in masks]
-    assert model.loss(x, samples)['loss'].item() == pytest.approx(ref, rel=1e-5, abs=1e-6)
+    masks = torch.stack([s.mask for s in _samples(2)])
+    hog_path = tmp_path / 'hog.pth'
+    ref = mmpretrain_loss(CFG, model.state_dict(), x, masks.long(), tmp_path,
+                          setup=f"torch.save(model.target_generator(data['inputs']), {str(hog_path)!r})")
+    torch.testing.assert_close(model.target_generator(x), torch.load(hog_path), atol=1e-5, rtol=1e-4)
+    assert model.loss(x, samples_with_masks(masks))['loss'].item() == pytest.approx(ref['loss'], rel=1e-5, abs=1e-6)

@@ -5,12 +5,10 @@ the step is cheap (the architectures are the published ones: tests/compat checks
 each distinct model is stepped once, the large ones only in the slow tier."""
 from __future__ import annotations
 
-import glob
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
+
+from compat.test_mmpretrain_configs import ROOT
 
 from fovea.config import Config
 from fovea.data.collate import default_collate
@@ -21,15 +19,6 @@ from fovea.registry import MODELS, build
 pytestmark = pytest.mark.reference
 
 
-def _root() -> Path | None:
-    spec = importlib.util.find_spec('mmpretrain')
-    if spec and spec.origin:
-        return Path(spec.origin).parent / '.mim' / 'configs'
-    found = glob.glob('/work/refvenv/lib/python3*/site-packages/mmpretrain/.mim/configs')
-    return Path(found[0]) if found else None
-
-
-ROOT = _root()
 # one config per distinct model (the others differ in schedule only); value: (image size, slow)
 CONFIGS = {
     'mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py': (32, False),

@@ -2,20 +2,16 @@
 masks come from the pipeline (clear error otherwise), and the loss equals MMPretrain's."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 import torch
+
+from mim_testutil import mmpretrain_loss, samples_with_masks
 
 from fovea.data.transforms import SimMIMMaskGenerator
 from fovea.registry import MODELS, build
 from fovea.structures import DataSample
 from fovea.utils.errors import ConfigError, DataError
 
-REF_PYTHON = Path('/work/refvenv/bin/python')
 CFG = dict(type='SimMIM',
            backbone=dict(type='SimMIMSwinTransformer', arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]),
                          img_size=32, stage_cfgs=dict(block_cfgs=dict(window_size=4)), pad_small_map=True, drop_path_rate=0.),
@@ -76,29 +72,9 @@ def test_missing_or_wrong_mask_is_a_clear_error():
 
 @pytest.mark.reference
 def test_loss_matches_mmpretrain(tmp_path):
-    if not REF_PYTHON.is_file():
-        pytest.skip('MMPretrain reference venv (/work/refvenv) not installed')
     model = _model().train()
     x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(3))
-    masks = torch.stack([s.mask for s in _samples(3)]).long()        # MMPretrain's masks are ints
-    torch.save({'state_dict': model.state_dict(), 'x': x, 'mask': masks}, tmp_path / 'in.pth')
-    script = tmp_path / 'ref.py'
-    script.write_text(f'''
-import json, torch
-from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
-from mmpretrain.utils import register_all_modules
-register_all_modules()
-data = torch.load({str(tmp_path / 'in.pth')!r})
-model = MODELS.build(json.loads({json.dumps(json.dumps(CFG))})).train()
-missing, unexpected = model.load_state_dict(data['state_dict'], strict=False)
-assert not unexpected and all(k.endswith('relative_position_index') for k in missing), (missing, unexpected)
-samples = [DataSample().set_mask(m) for m in data['mask']]
-print(json.dumps(model.loss(data['x'], samples)['loss'].item()))
-''')
-    env = dict(os.environ, PYTHONPATH='', TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
-    out = subprocess.run([str(REF_PYTHON), str(script)], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
-    ref = json.loads(out.stdout.strip().splitlines()[-1])
-    samples = [DataSample().set_field(m.bool(), 'mask') for m in masks]
-    assert model.loss(x, samples)['loss'].item() == pytest.approx(ref, rel=1e-5, abs=1e-6)
+    masks = torch.stack([s.mask for s in _samples(3)])
+    ref = mmpretrain_loss(CFG, model.state_dict(), x, masks.long(), tmp_path,   # MMPretrain's masks are ints
+                          derived=('relative_position_index',))
+    assert model.loss(x, samples_with_masks(masks))['loss'].item() == pytest.approx(ref['loss'], rel=1e-5, abs=1e-6)
