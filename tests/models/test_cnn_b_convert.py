@@ -142,6 +142,16 @@ def test_torchvision_regnet_x_400mf_is_not_mmpretrains_400mf():
         load_weights(ours, tv.state_dict(), strict=True, log=False)
 
 
+CONVMIXERS = [('convmixer_768_32', dict(arch='768/32', act_cfg=dict(type='ReLU')), 768),
+              ('convmixer_1024_20_ks9_p14', dict(arch='1024/20'), 1024)]
+
+
+@pytest.mark.parametrize('ref_name,backbone,width', CONVMIXERS, ids=[c[0] for c in CONVMIXERS])
+def test_timm_convmixer_equivalence(ref_name, backbone, width):
+    ref = pytest.importorskip('timm').create_model(ref_name)
+    _check(ref, _fovea('convmixer.py', backbone, dict(in_channels=width)), 'timm')
+
+
 def test_backbone_only_and_other_num_classes():
     """torchvision weights into a bare backbone (features match) and into a 10-class model
     (the head is reported as not loaded, everything else loads)."""
