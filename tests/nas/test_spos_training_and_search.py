@@ -134,7 +134,7 @@ def test_supernet_checkpoint_of_another_space_is_a_clear_error(data_root, tmp_pa
         search_architecture(Config(other), supernet['checkpoint'])
 
 
-def test_search_cli_and_flops_of_the_subnet(data_root, tmp_path, supernet, capsys):
+def test_search_cli_and_flops_of_the_subnet(data_root, tmp_path, supernet, capsys, caplog):
     from fovea.cli.main import main
     cfg_path = tmp_path / 'search.json'
     cfg_path.write_text(json.dumps(search_cfg(supernet_cfg(data_root, tmp_path / 'w'), max_epochs=1)))
@@ -143,6 +143,11 @@ def test_search_cli_and_flops_of_the_subnet(data_root, tmp_path, supernet, capsy
     out = capsys.readouterr().out
     assert exit_info.value.code == 0 and 'subnet YAML:' in out and 'MFLOPs' in out
     assert 'calibrate_sample_num' not in out
+    # --resume (no value): the newest search_epoch_<n>.json under the work dir; the search had ended
+    with pytest.raises(SystemExit) as exit_info:
+        main(['search', str(cfg_path), '--checkpoint', supernet['checkpoint'], '--resume'])
+    assert exit_info.value.code == 0 and 'Best subnet' in capsys.readouterr().out
+    assert 'Resumed the search from' in caplog.text and 'search_epoch_1.json after epoch 1' in caplog.text
     with pytest.raises(SystemExit) as exit_info:
         main(['search', str(cfg_path), '--checkpoint', str(tmp_path / 'missing.pth')])
     assert exit_info.value.code == 1 and 'missing.pth' in capsys.readouterr().err
