@@ -31,6 +31,7 @@ CASES: dict[str, tuple[dict, int]] = {
     'ResNetV1c': (dict(depth=18, out_indices=(0, 1, 2, 3)), 64),
     'ResNetV1d': (dict(depth=18, out_indices=(0, 1, 2, 3)), 64),
     'ResNet_CIFAR': (dict(depth=18, out_indices=(0, 1, 2, 3)), 32),
+    'RegNet': (dict(arch='regnetx_400mf', out_indices=(0, 1, 2, 3)), 64),
     'ResNeXt': (dict(depth=50, groups=4, width_per_group=4, base_channels=16, stem_channels=16,
                      out_indices=(0, 1, 2, 3)), 64),
     'SEResNet': (dict(depth=50, base_channels=16, stem_channels=16, out_indices=(0, 1, 2, 3)), 64),
