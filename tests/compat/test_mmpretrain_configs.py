@@ -56,6 +56,8 @@ PUBLISHED_FIXES = {
     # ViT-B/16 target (149,620,737, OpenAI's count), as MMPretrain's CLIPGenerator does
     'eva/eva-mae-style_vit-base-p16_16xb256-coslr-400e_in1k.py': 261_397_249,
     'milan/milan_vit-base-p16_16xb256-amp-coslr-400e_in1k.py': 261_528_321,   # metafile 111,907,584 + CLIP
+    # MixMIM: the metafile gives the fine-tuned classifier's 88.34 M; the decoder makes MMPretrain's 114.67 M
+    'mixmim/mixmim_mixmim-base_16xb128-coslr-300e_in1k.py': 114_665_784,
     # SparK: the metafile counts the backbone alone (ResNet-50 23.52 M, ConvNeXt V2-T 28.64 M); with the
     # decoder, projectors and mask tokens MMPretrain builds these
     'spark/spark_sparse-resnet50_8xb512-amp-coslr-800e_in1k.py': 37_970_611,

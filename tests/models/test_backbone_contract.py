@@ -51,6 +51,8 @@ CASES: dict[str, tuple[dict, int]] = {
                        stop_grad_conv1=True), 32),
     'BEiTViT': (dict(arch=_TINY_VIT, img_size=32, patch_size=8, out_type='featmap', out_indices=(0, 1)), 32),
     'SparseResNet': (dict(depth=18, out_indices=(0, 1, 2, 3)), 64),
+    'MixMIMTransformer': (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]), img_size=64,
+                               window_size=[4, 4, 4, 2]), 64),
     'SparseConvNeXt': (dict(arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]), gap_before_output=False,
                             out_indices=(0, 1, 2, 3)), 64),
 }

@@ -91,6 +91,12 @@ CASES = {
              backbone=dict(arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]))),
         dict(RandomResizedCrop=dict(scale=64)),
         {'loss'}),
+    'mixmim_mixmim-base_16xb128-coslr-300e_in1k': (
+        dict(backbone=dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]), img_size=64,
+                           window_size=[4, 4, 4, 2]),
+             neck=dict(num_patches=4, embed_dim=128, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)),
+        dict(RandomResizedCrop=dict(scale=64)),
+        {'loss'}),
 }
 CASES['beitv2_beit-base-p16_8xb256-amp-coslr-1600e_in1k'] = CASES['beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k']
 
