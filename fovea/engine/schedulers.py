@@ -216,6 +216,8 @@ class PolyParamScheduler(ParamScheduler):
         return self.eta_min
 
     def ratio(self, k: int) -> float:
+        if self.total_iters <= 0:  # a one-step window: its only step keeps the starting value
+            return 1.0
         return max(0., 1 - min(k, self.total_iters) / self.total_iters) ** self.power
 
 

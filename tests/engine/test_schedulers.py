@@ -58,6 +58,8 @@ def test_multistep_step_exponential_poly():
     # PolyLR end=5: total 4 steps, (1 - k/4)^2 from 1 to eta_min 0.1
     got = _curve(dict(type='PolyLR', eta_min=0.1, power=2., end=5), 6)
     assert got == pytest.approx([0.1 + 0.9 * (1 - min(k, 4) / 4) ** 2 for k in range(6)])
+    # a one-step window (end - begin == 1) keeps its value; it used to divide by zero
+    assert _curve(dict(type='PolyLR', eta_min=0.1, power=1., begin=0, end=1), 2) == pytest.approx([1, 1])
 
 
 def test_warmup_then_cosine_chained_like_mmengine():
