@@ -86,7 +86,7 @@ ROOT = _mmpretrain_configs()
 # the detection benchmarks (mask-rcnn_*) are MMDetection configs
 CONFIGS = sorted(
     [str(p.relative_to(ROOT)) for fam in FOVEA_FAMILIES if any((FOVEA_CONFIGS / fam).glob('*.py'))
-     for p in (ROOT / fam).glob('*.py')]
+     for p in [*(ROOT / fam).glob('*.py'), *(ROOT / fam / 'deploy').glob('*.py')]]
     + [str(p.relative_to(ROOT)) for fam in BENCHMARK_FAMILIES for p in (ROOT / fam / 'benchmarks').glob('*.py')
        if not p.name.startswith('mask-rcnn')]) if ROOT and ROOT.is_dir() else []
 
@@ -103,6 +103,9 @@ def _published_params() -> dict[str, int]:
             cfg = entry.get('Config', '')
             if params and cfg.startswith('configs/'):
                 out[cfg[len('configs/'):]] = int(params)
+                if fam == 'riformer':       # the deploy/ configs build the counted (re-parameterised) form
+                    out[cfg[len('configs/'):].replace('riformer/', 'riformer/deploy/').replace('_8xb', '-deploy_8xb')] \
+                        = int(params)
     return out
 
 
@@ -131,7 +134,7 @@ def test_builds_with_published_parameter_count(name, published):
         with pytest.raises(ConfigKeyError, match='does not implement yet'), torch.device('meta'):
             build(model_cfg, MODELS, key='model')
         pytest.skip(f'needs {missing}, which fovea does not implement yet')
-    if name.startswith('repvgg/'):
+    if name.split('/')[0] in ('repvgg', 'riformer'):
         model_cfg['backbone']['deploy'] = True        # the metafiles give the re-parameterised counts
     with torch.device('meta'):
         model = build(model_cfg, MODELS, key='model')
@@ -159,7 +162,8 @@ def _drop_pretrained(cfg):
 
 
 # shipped families written from MMPretrain's files: resolved, they must give MMPretrain's settings
-MIRRORED = {'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': ()}   # regnet: fovea's coslr base warms up per iteration
+MIRRORED = {'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': (), 'poolformer': (),
+            'riformer': ()}   # regnet: fovea's coslr base warms up per iteration
 _RECIPE_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'optim_wrapper', 'param_scheduler',
                 'train_cfg', 'custom_hooks', 'data_preprocessor', 'auto_scale_lr')
 

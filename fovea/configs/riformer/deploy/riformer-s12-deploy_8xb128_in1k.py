@@ -1,0 +1,4 @@
+# the re-parameterised form (norm_reparam in every block): loads deploy checkpoints
+_base_ = ['../riformer-s12_8xb128_in1k.py']
+
+model = dict(backbone=dict(deploy=True))

@@ -1,0 +1,73 @@
+"""Model index: poolformer (names, published top-1 and weights from MMPretrain's model zoo).
+
+``params_m`` and ``flops_g`` (GMACs at ``input_size``) are counted by fovea (`fovea flops`);
+``mmpretrain_flops_g`` is the figure MMPretrain publishes, counted with its own tool.
+"""
+
+ENTRIES = [
+    dict(
+        name='poolformer-s12_3rdparty_32xb128_in1k',
+        config='poolformer/poolformer-s12_32xb128_in1k.py',
+        task='Image Classification',
+        params_m=11.92,
+        flops_g=1.812,
+        mmpretrain_flops_g=1.871,
+        input_size=224,
+        top1=77.24,
+        dataset='ImageNet-1k',
+        paper='MetaFormer is Actually What You Need for Vision',
+        weights={'url': 'https://download.openmmlab.com/mmclassification/v0/poolformer/poolformer-s12_3rdparty_32xb128_in1k_20220414-f8d83051.pth', 'sha256': 'f8d83051', 'source': 'mmpretrain'},
+    ),
+    dict(
+        name='poolformer-s24_3rdparty_32xb128_in1k',
+        config='poolformer/poolformer-s24_32xb128_in1k.py',
+        task='Image Classification',
+        params_m=21.39,
+        flops_g=3.392,
+        mmpretrain_flops_g=3.510,
+        input_size=224,
+        top1=80.33,
+        dataset='ImageNet-1k',
+        paper='MetaFormer is Actually What You Need for Vision',
+        weights={'url': 'https://download.openmmlab.com/mmclassification/v0/poolformer/poolformer-s24_3rdparty_32xb128_in1k_20220414-d7055904.pth', 'sha256': 'd7055904', 'source': 'mmpretrain'},
+    ),
+    dict(
+        name='poolformer-s36_3rdparty_32xb128_in1k',
+        config='poolformer/poolformer-s36_32xb128_in1k.py',
+        task='Image Classification',
+        params_m=30.86,
+        flops_g=4.972,
+        mmpretrain_flops_g=5.149,
+        input_size=224,
+        top1=81.43,
+        dataset='ImageNet-1k',
+        paper='MetaFormer is Actually What You Need for Vision',
+        weights={'url': 'https://download.openmmlab.com/mmclassification/v0/poolformer/poolformer-s36_3rdparty_32xb128_in1k_20220414-d78ff3e8.pth', 'sha256': 'd78ff3e8', 'source': 'mmpretrain'},
+    ),
+    dict(
+        name='poolformer-m36_3rdparty_32xb128_in1k',
+        config='poolformer/poolformer-m36_32xb128_in1k.py',
+        task='Image Classification',
+        params_m=56.17,
+        flops_g=8.759,
+        mmpretrain_flops_g=8.960,
+        input_size=224,
+        top1=82.14,
+        dataset='ImageNet-1k',
+        paper='MetaFormer is Actually What You Need for Vision',
+        weights={'url': 'https://download.openmmlab.com/mmclassification/v0/poolformer/poolformer-m36_3rdparty_32xb128_in1k_20220414-c55e0949.pth', 'sha256': 'c55e0949', 'source': 'mmpretrain'},
+    ),
+    dict(
+        name='poolformer-m48_3rdparty_32xb128_in1k',
+        config='poolformer/poolformer-m48_32xb128_in1k.py',
+        task='Image Classification',
+        params_m=73.47,
+        flops_g=11.533,
+        mmpretrain_flops_g=11.802,
+        input_size=224,
+        top1=82.51,
+        dataset='ImageNet-1k',
+        paper='MetaFormer is Actually What You Need for Vision',
+        weights={'url': 'https://download.openmmlab.com/mmclassification/v0/poolformer/poolformer-m48_3rdparty_32xb128_in1k_20220414-9378f3eb.pth', 'sha256': '9378f3eb', 'source': 'mmpretrain'},
+    ),
+]
