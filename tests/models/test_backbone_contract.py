@@ -55,9 +55,9 @@ CASES: dict[str, tuple[dict, int]] = {
                                window_size=[4, 4, 4, 2]), 64),
     'SparseConvNeXt': (dict(arch=dict(depths=[1, 1, 1, 1], channels=[8, 16, 32, 64]), gap_before_output=False,
                             out_indices=(0, 1, 2, 3)), 64),
-    'RegNet': (dict(arch='regnetx_400mf', out_indices=(0, 1, 2, 3)), 64),
     'PoolFormer': (dict(arch=dict(layers=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64]), out_indices=tuple(range(7))), 64),
     'RIFormer': (dict(arch=dict(layers=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64]), out_indices=(0, 2, 4, 6)), 64),
+    'ConvMixer': (dict(arch=dict(embed_dims=16, depth=2, patch_size=4, kernel_size=3), out_indices=(0, 1)), 32),
 }
 
 
