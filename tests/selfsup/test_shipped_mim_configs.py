@@ -97,6 +97,19 @@ CASES = {
              neck=dict(num_patches=4, embed_dim=128, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)),
         dict(RandomResizedCrop=dict(scale=64)),
         {'loss'}),
+    'mae_vit-tiny-p4_cifar10': (
+        dict(backbone=dict(arch=TINY), neck=dict(embed_dim=32, decoder_embed_dim=16, decoder_depth=1,
+                                                 decoder_num_heads=2)),
+        {}, {'loss'}),
+    'simmim_swin-base-w6_8xb256-amp-coslr-100e_in1k-192px': (
+        dict(backbone=dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]), img_size=64,
+                           pad_small_map=True), neck=dict(in_channels=16 * 2 ** 3)),
+        dict(RandomResizedCrop=dict(scale=64), SimMIMMaskGenerator=dict(input_size=64)),
+        {'loss'}),
+    'maskfeat_vit-base-p16_8xb256-amp-coslr-300e_in1k': (
+        dict(backbone=TINY_VIT, neck=dict(in_channels=32, out_channels=27)),   # one 8 px HOG cell a patch
+        dict(RandomResizedCrop=dict(scale=32), BEiTMaskGenerator=BEIT_MASK),
+        {'loss'}),
 }
 CASES['beitv2_beit-base-p16_8xb256-amp-coslr-1600e_in1k'] = CASES['beitv2_beit-base-p16_8xb256-amp-coslr-300e_in1k']
 
