@@ -163,7 +163,7 @@ def _drop_pretrained(cfg):
 
 # shipped families written from MMPretrain's files: resolved, they must give MMPretrain's settings
 MIRRORED = {'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': (), 'poolformer': (),
-            'riformer': ()}   # regnet: fovea's coslr base warms up per iteration
+            'riformer': (), 'mlp_mixer': ()}   # regnet: fovea's coslr base warms up per iteration
 _RECIPE_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'optim_wrapper', 'param_scheduler',
                 'train_cfg', 'custom_hooks', 'data_preprocessor', 'auto_scale_lr')
 

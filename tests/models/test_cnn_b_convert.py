@@ -152,6 +152,17 @@ def test_timm_convmixer_equivalence(ref_name, backbone, width):
     _check(ref, _fovea('convmixer.py', backbone, dict(in_channels=width)), 'timm')
 
 
+def test_timm_mlp_mixer_equivalence():
+    """A 2-block Mixer-S/16 at 32 px (4 tokens); timm's LayerNorm eps is 1e-6."""
+    timm_mixer = pytest.importorskip('timm.models.mlp_mixer')
+    ref = timm_mixer.MlpMixer(img_size=32, patch_size=16, num_blocks=2, embed_dim=512, mlp_ratio=(0.5, 4.0))
+    nn.init.normal_(ref.head.weight)   # timm zero-initialises the classifier
+    ours = _fovea('mlp_mixer.py', dict(arch=dict(embed_dims=512, num_layers=2, tokens_mlp_dims=256,
+                                                  channels_mlp_dims=2048), img_size=32,
+                                       norm_cfg=dict(type='LN', eps=1e-6)), dict(in_channels=512))
+    _check(ref, ours, 'timm')
+
+
 def test_backbone_only_and_other_num_classes():
     """torchvision weights into a bare backbone (features match) and into a 10-class model
     (the head is reported as not loaded, everything else loads)."""
