@@ -30,7 +30,8 @@ from mmpretrain.utils import register_all_modules
 register_all_modules()
 
 def build(cfg, state_dict):
-    model = MODELS.build(cfg).train()
+    model = MODELS.build(cfg)
+    model.train()                      # (MMPretrain's backbones' train() returns None)
     model.load_state_dict(state_dict, strict=True)
     return model
 
