@@ -12,9 +12,10 @@ from fovea.config import Config
 from fovea.data.loader import build_dataloader
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'fovea', 'configs', '_base_', 'datasets')
-# the video bases (video_*.py) build in tests/data/test_video_data.py, on a folder of videos
+# the video and detection bases (video_*.py, coco_*.py) build in tests/data/test_video_data.py and
+# tests/models/test_detection.py
 CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(CONFIG_DIR, '*.py'))
-                 if not os.path.basename(p).startswith('video_'))
+                 if not os.path.basename(p).startswith(('video_', 'coco_')))
 MMPRETRAIN_NAMES = {'imagenet_bs32_mocov2.py', 'imagenet_bs32_simclr.py', 'imagenet_bs32_byol.py',
                     'imagenet_bs512_mocov3.py', 'imagenet_bs512_mae.py', 'imagenet_bs32.py', 'imagenet_bs64.py', 'imagenet_bs32_pil_resize.py', 'imagenet_bs64_swin_224.py',
                     'imagenet_bs64_swin_384.py', 'imagenet_bs64_autoaug.py', 'imagenet_bs256_rsb_a12.py',
