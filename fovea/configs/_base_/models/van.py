@@ -1,0 +1,13 @@
+# VAN-Tiny (Guo et al. 2023) with its training-time pieces (label smoothing, Mixup/CutMix, truncated-normal
+# Linear init); the other sizes change backbone.arch and head.in_channels.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='VAN', arch='tiny', drop_path_rate=0.1),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='LinearClsHead', num_classes=1000, in_channels=256,
+              init_cfg=None,  # no LinearClsHead default init: the model's init_cfg covers it
+              loss=dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'), cal_acc=False),
+    init_cfg=[dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
+              dict(type='Constant', layer='LayerNorm', val=1., bias=0.)],
+    train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)]),
+)
