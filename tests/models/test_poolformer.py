@@ -122,15 +122,10 @@ def test_bad_arguments_name_the_choices():
 @pytest.mark.reference
 @pytest.mark.parametrize('backbone,deploy', [('PoolFormer', False), ('RIFormer', False), ('RIFormer', True)])
 def test_mmpretrain_checkpoint_gives_the_same_logits(backbone, deploy):
-    pytest.importorskip('mmpretrain')
-    from mmpretrain.registry import MODELS as MM_MODELS
-    from fovea.convert import load_weights
+    from mmpretrain_pair import mmpretrain_pair
     cfg = Config.fromfile('_base_/models/poolformer.py').to_dict()['model']
     cfg['backbone'].update(type=backbone, **(dict(deploy=True) if deploy else {}))
-    ref = MM_MODELS.build(dict(cfg)).eval()
-    _randomise(ref)
-    ours = build_model_from_cfg(cfg).eval()
-    load_weights(ours, ref.state_dict(), strict=True, log=False)
+    ref, ours = mmpretrain_pair(cfg, _randomise)
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert (ours(x, mode='tensor') - ref(x, mode='tensor')).abs().max() < 1e-4
