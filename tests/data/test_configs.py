@@ -75,7 +75,7 @@ def test_mmpretrain_names_present():
 @pytest.mark.parametrize('name', CONFIGS)
 def test_dataset_config_builds(name, imagenet_root, cifar_root, cifar_jpg_root, cub_root, voc_root):
     cfg = Config.fromfile(os.path.join(CONFIG_DIR, name))
-    selfsup = cfg['data_preprocessor'].get('type') == 'SelfSupDataPreprocessor'
+    selfsup = cfg['data_preprocessor'].get('type') in ('SelfSupDataPreprocessor', 'TwoNormDataPreprocessor')
     evaluators = cfg.get('val_evaluator') or []
     evaluators = evaluators if isinstance(evaluators, list) else [evaluators]
     assert selfsup or {e['type'] for e in evaluators} <= {'Accuracy', 'VOCMultiLabelMetric', 'VOCAveragePrecision'}
@@ -95,9 +95,11 @@ def test_dataset_config_builds(name, imagenet_root, cifar_root, cifar_jpg_root, 
         loader_cfg.pop('persistent_workers', None)
         batch = next(iter(build_dataloader(loader_cfg, seed=0, key=key)))
         views = batch['inputs'] if isinstance(batch['inputs'], list) else [batch['inputs']]
-        assert len(views) == (2 if selfsup and 'View' in str(cfg['train_pipeline']) else 1)
-        size = {'imagenet_bs64_swin_384.py': 384, 'cub_bs8_448.py': 448, 'cub_bs8_384.py': 384}.get(
-            name, 224 if ds['type'] in ('ImageNet', 'VOC') else 32)
+        pipeline = str(cfg['train_pipeline'])
+        assert len(views) == (2 if selfsup and ('View' in pipeline or 'TwoPic' in pipeline) else 1)
+        size = {'imagenet_bs64_swin_384.py': 384, 'cub_bs8_448.py': 448, 'cub_bs8_384.py': 384,
+                'imagenet_bs128_riformer_medium_384.py': 384, 'imagenet_bs128_riformer_small_384.py': 384,
+                'imagenet_bs256_simmim_192.py': 192}.get(name, 224 if ds['type'] in ('ImageNet', 'VOC') else 32)
         for x in views:
             assert x.dtype == torch.uint8 and x.ndim == 4 and x.shape[0] == 2 and x.shape[1] == 3
             assert tuple(x.shape[-2:]) == (size, size), (name, key, x.shape)
