@@ -99,7 +99,7 @@ def test_dataset_config_builds(name, imagenet_root, cifar_root, cifar_jpg_root, 
         assert len(views) == (2 if selfsup and ('View' in pipeline or 'TwoPic' in pipeline) else 1)
         size = {'imagenet_bs64_swin_384.py': 384, 'cub_bs8_448.py': 448, 'cub_bs8_384.py': 384,
                 'imagenet_bs128_riformer_medium_384.py': 384, 'imagenet_bs128_riformer_small_384.py': 384,
-                'imagenet_bs256_simmim_192.py': 192}.get(name, 224 if ds['type'] in ('ImageNet', 'VOC') else 32)
+                'imagenet_bs64_deit3_384.py': 384, 'imagenet_bs256_simmim_192.py': 192}.get(name, 224 if ds['type'] in ('ImageNet', 'VOC') else 32)
         for x in views:
             assert x.dtype == torch.uint8 and x.ndim == 4 and x.shape[0] == 2 and x.shape[1] == 3
             assert tuple(x.shape[-2:]) == (size, size), (name, key, x.shape)
