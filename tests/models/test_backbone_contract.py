@@ -58,6 +58,9 @@ CASES: dict[str, tuple[dict, int]] = {
     'PoolFormer': (dict(arch=dict(layers=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64]), out_indices=tuple(range(7))), 64),
     'RIFormer': (dict(arch=dict(layers=[1, 1, 1, 1], embed_dims=[8, 16, 32, 64]), out_indices=(0, 2, 4, 6)), 64),
     'ConvMixer': (dict(arch=dict(embed_dims=16, depth=2, patch_size=4, kernel_size=3), out_indices=(0, 1)), 32),
+    'VAN': (dict(arch='tiny', out_indices=(0, 1, 2, 3)), 64),
+    'MlpMixer': (dict(arch=dict(embed_dims=32, num_layers=2, tokens_mlp_dims=16, channels_mlp_dims=64), img_size=32,
+                      patch_size=8, out_indices=(0, 1)), 32),
     'DeiT3': (dict(arch=_TINY_VIT, img_size=32, patch_size=8, out_type='featmap', out_indices=(0, 1)), 32),
 }
 
