@@ -32,13 +32,14 @@ def samples_with_masks(masks: torch.Tensor) -> list[DataSample]:
 
 
 def mmpretrain_loss(cfg: dict, state_dict: dict, inputs, masks: torch.Tensor | None, tmp_path: Path,
-                    setup: str = '', extra: object = None) -> dict[str, float]:
+                    setup: str = '', extra: object = None, derived: tuple[str, ...] = ()) -> dict[str, float]:
     """MMPretrain's ``model.loss(inputs, data_samples)`` (as floats, torch seeded with 0 first) for ``cfg``
-    with ``state_dict`` loaded strictly; each data sample carries its ``mask``. ``setup`` runs after
+    with ``state_dict`` loaded strictly (but for the buffers ``derived`` names: see ``run_mmpretrain``);
+    each data sample carries its ``mask``. ``setup`` runs after
     loading (``model``, and ``extra`` as ``data['extra']``, are in scope)."""
     body = f'''
 from mmpretrain.structures import DataSample
-model = build(json.loads(data['cfg']), data['state_dict'])
+model = build(json.loads(data['cfg']), data['state_dict'], tuple(data['derived']))
 {setup}
 samples = None
 if data['masks'] is not None:
@@ -48,5 +49,5 @@ if data['masks'] is not None:
 torch.manual_seed(0)
 result = {{k: float(v) for k, v in model.loss(data['inputs'], samples).items()}}
 '''
-    data = dict(cfg=json.dumps(cfg), state_dict=state_dict, inputs=inputs, masks=masks, extra=extra)
+    data = dict(cfg=json.dumps(cfg), state_dict=state_dict, inputs=inputs, masks=masks, extra=extra, derived=list(derived))
     return run_mmpretrain(tmp_path, data, body)
