@@ -11,25 +11,25 @@ __all__ = ['pipeline_steps', 'browse_dataset', 'MODES']
 MODES = ('original', 'transformed', 'concat', 'pipeline', 'views')
 
 
-def _image_of(results: Any) -> torch.Tensor | None:
-    if not isinstance(results, dict):
-        return None
-    img = results.get('img', results.get('inputs'))
-    if isinstance(img, (list, tuple)):  # multi-view pipelines: show the first view
-        img = img[0] if img else None
-    if img is None:
-        return None
-    from fovea.data.transforms.formatting import to_tensor
-    return to_tensor(img)
-
-
-def _views_of(results: Any) -> list[torch.Tensor]:
-    """Every view of a (multi-view) sample: the list a MultiView or pretext transform made, or the image."""
-    from fovea.data.transforms.formatting import to_tensor
+def _raw_views(results: Any) -> list[Any]:
+    """The sample's image, or every view a MultiView / pretext transform made of it (not converted)."""
     img = results.get('img', results.get('inputs')) if isinstance(results, dict) else None
     if img is None:
         return []
-    return [to_tensor(v) for v in img] if isinstance(img, (list, tuple)) else [to_tensor(img)]
+    return list(img) if isinstance(img, (list, tuple)) else [img]
+
+
+def _image_of(results: Any) -> torch.Tensor | None:
+    """The image (multi-view pipelines: the first view) as a tensor."""
+    from fovea.data.transforms.formatting import to_tensor
+    views = _raw_views(results)
+    return to_tensor(views[0]) if views else None
+
+
+def _views_of(results: Any) -> list[torch.Tensor]:
+    """Every view of a (multi-view) sample as tensors."""
+    from fovea.data.transforms.formatting import to_tensor
+    return [to_tensor(v) for v in _raw_views(results)]
 
 
 _GRID_NAMES = ('top-left', 'top', 'top-right', 'left', 'centre', 'right', 'bottom-left', 'bottom', 'bottom-right')
