@@ -62,6 +62,8 @@ CASES: dict[str, tuple[dict, int]] = {
     'MlpMixer': (dict(arch=dict(embed_dims=32, num_layers=2, tokens_mlp_dims=16, channels_mlp_dims=64), img_size=32,
                       patch_size=8, out_indices=(0, 1)), 32),
     'DeiT3': (dict(arch=_TINY_VIT, img_size=32, patch_size=8, out_type='featmap', out_indices=(0, 1)), 32),
+    'HiViT': (dict(arch=dict(embed_dims=32, depths=[1, 1, 2], num_heads=2), img_size=64, rpe=True,
+                   out_indices=(0, 1)), 64),
 }
 
 
