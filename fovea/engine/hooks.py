@@ -143,7 +143,8 @@ class LoggerHook(Hook):
         self.tensorboard = tensorboard
         self._writer = None
         self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
+        self._reports: dict[str, int] = {}  # iterations that reported each value (feature-cached
+        self._count = 0                     # accumulation reports once per optimizer step)
         self._time = 0.
         self._data_time = 0.
         self._tty = sys.stdout.isatty()
@@ -197,6 +198,7 @@ class LoggerHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         for k, v in (outputs or {}).items():
             self._sums[k] = self._sums[k] + v.detach() if k in self._sums else v.detach().clone()
+            self._reports[k] = self._reports.get(k, 0) + 1
         self._count += 1
         self._time += runner.log_buffer.get('time', 0.)
         self._data_time += runner.log_buffer.get('data_time', 0.)
@@ -207,11 +209,11 @@ class LoggerHook(Hook):
         if self._live_dirty:
             sys.stdout.write('\r\033[K')
             self._live_dirty = False
-        values = {k: v.item() / self._count for k, v in self._sums.items()}  # one host sync per interval
+        values = {k: v.item() / self._reports[k] for k, v in self._sums.items()}  # one host sync per interval
         self._last_loss = values.get('loss')
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         n, it_time, data_time = self._count, self._time / self._count, self._data_time / self._count
-        self._sums, self._count, self._time, self._data_time = {}, 0, 0., 0.
+        self._sums, self._reports, self._count, self._time, self._data_time = {}, {}, 0, 0., 0.
         lr = runner.optim_wrapper.param_groups[0]['lr']
         imgs = runner.global_batch_size / it_time if it_time > 0 else float('nan')
         remaining = runner.max_iters - runner.iter - 1

@@ -144,10 +144,13 @@ class OptimWrapper:
         """Optimizer steps so far, skipped ones included (restored on resume with ``inner_count``)."""
         return self._inner_count // self.accumulative_counts
 
-    def update_params(self, loss: torch.Tensor) -> bool:
+    def update_params(self, loss: torch.Tensor, whole_batch: bool = False) -> bool:
         """Backward, and every ``accumulative_counts`` calls an optimizer step. Returns whether the
-        weights were updated."""
-        loss = loss / self.accumulative_counts
+        weights were updated. The loss is divided by ``accumulative_counts`` (the mean of the micro-batch
+        losses) unless ``whole_batch``: then it is the loss of the whole accumulated batch, backpropagated
+        through one micro-batch at a time (feature-cached accumulation, ``models/utils/feature_cache.py``)."""
+        if not whole_batch:
+            loss = loss / self.accumulative_counts
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:

@@ -225,11 +225,36 @@ class BaseModel(BaseModule):
         or FSDP, which shards the model in place).
         """
         forward = forward or self
+        cache = getattr(self, 'feature_cache', None)
+        if cache is not None and optim_wrapper.accumulative_counts > 1:
+            return self._feature_cached_step(data, optim_wrapper, forward, cache)
         with optim_wrapper.optim_context(forward):
             data = self.data_preprocessor(data, True)
             losses = forward(**data, mode='loss')
             loss, log_vars = self.parse_losses(losses)
         if optim_wrapper.update_params(loss):
+            self.after_optimizer_step(optim_wrapper.step_count, getattr(optim_wrapper, 'max_steps', None))
+        return log_vars
+
+    def _feature_cached_step(self, data: dict, optim_wrapper, forward: nn.Module, cache) -> dict[str, torch.Tensor]:
+        """Feature-cached accumulation (``models/utils/feature_cache.py``, open_clip's ``--accum-freq``):
+        micro-steps 1..K-1 cache their micro-batch and its ``loss_features`` (no gradient, no backward, empty
+        log); the K-th recomputes each micro-batch through ``forward`` (DDP: no_sync but on the last) with
+        the others' cached features in its loss, and backpropagates the whole batch's loss each time."""
+        with optim_wrapper.autocast():
+            data = self.data_preprocessor(data, True)
+            device = data['inputs'].device if isinstance(data.get('inputs'), torch.Tensor) else torch.device('cpu')
+            cache.add(data, lambda: self.loss_features(**data), device)
+        if len(cache) < optim_wrapper.accumulative_counts:
+            return {}
+        try:
+            for index in range(len(cache)):
+                with cache.recompute(index, device) as batch, optim_wrapper.optim_context(forward):
+                    loss, log_vars = self.parse_losses(forward(**batch, mode='loss'))
+                stepped = optim_wrapper.update_params(loss, whole_batch=True)
+        finally:
+            cache.clear()
+        if stepped:
             self.after_optimizer_step(optim_wrapper.step_count, getattr(optim_wrapper, 'max_steps', None))
         return log_vars
 

@@ -23,6 +23,7 @@ from fovea.data.text.prompts import resolve_classes, resolve_templates
 from fovea.models.base import BaseModel, BaseModule
 from fovea.models.data_preprocessor import ClsDataPreprocessor
 from fovea.models.layers.freeze import freeze_module
+from fovea.models.utils.feature_cache import FeatureCache
 from fovea.registry import MODELS, key_scope
 from fovea.structures import DataSample
 from fovea.utils.errors import CheckpointError, ConfigError, DataError
@@ -83,6 +84,12 @@ class CLIP(BaseModel):
         text_prompt: templates: 'vanilla', 'openai_imagenet', 'openai_cifar100', 'openai_imagenet_sub'
             or a list of strings with one ``{}``.
         init_logit_scale: initial ``logit_scale`` (ln(1/0.07)).
+        cached_accumulation: with ``optim_wrapper.accumulative_counts = K > 1``, every micro-step's loss
+            contrasts the whole accumulated batch (open_clip's ``--accum-freq``): the K micro-batches'
+            features are computed without gradient first, then each micro-batch again with gradient, the
+            others' cached features in its loss (``models/utils/feature_cache.py``). The gradient equals
+            one batch K times as large; it costs one extra forward pass per micro-batch and keeps the K
+            preprocessed micro-batches on the device. Off: each micro-batch is contrasted on its own.
     """
 
     def __init__(self, vision_backbone: dict, projection: dict | None, text_backbone: dict,
@@ -90,7 +97,8 @@ class CLIP(BaseModel):
                  proj_dim: int = 512, context_length: int = 77, data_preprocessor: dict | None = None,
                  init_cfg: dict | None = None, loss: dict | None = None, lock_image: bool = False,
                  lock_text: bool = False, text_prototype: str | Sequence[str] | None = None,
-                 text_prompt: str | Sequence[str] = 'vanilla', init_logit_scale: float = math.log(1 / 0.07)):
+                 text_prompt: str | Sequence[str] = 'vanilla', init_logit_scale: float = math.log(1 / 0.07),
+                 cached_accumulation: bool = False):
         data_preprocessor = dict(data_preprocessor or {})
         data_preprocessor.setdefault('type', 'MultiModalDataPreprocessor')
         super().__init__(data_preprocessor, init_cfg)
@@ -120,6 +128,7 @@ class CLIP(BaseModel):
         self.prototype = resolve_classes(text_prototype) if text_prototype is not None else None
         self.templates = resolve_templates(text_prompt)
         self._prototype_cache: dict[tuple, torch.Tensor] = {}
+        self.feature_cache = FeatureCache() if cached_accumulation else None
         self.register_load_state_dict_post_hook(lambda module, keys: module._prototype_cache.clear())
         self._initialize_text()
         self._apply_locks()
@@ -238,19 +247,26 @@ class CLIP(BaseModel):
                             f"datasets set it and PackInputs must copy it (algorithm_keys=['text']).")
         return [s.text for s in data_samples]
 
-    def loss(self, inputs: torch.Tensor, data_samples=None) -> dict[str, torch.Tensor]:
+    def loss_features(self, inputs: torch.Tensor, data_samples=None) -> dict[str, torch.Tensor]:
+        """What the contrastive loss needs of each pair: L2-normalised ``image`` and ``text`` embeddings
+        (and ``labels`` for same-label positives)."""
         tokens = self.tokenize(self._texts(data_samples)).to(inputs.device)
-        image = F.normalize(self.extract_image_feat(inputs), dim=-1)
-        text = F.normalize(self.extract_text_feat(tokens), dim=-1)
-        scale = self.logit_scale.exp()
-        labels = None
+        feats = {'image': F.normalize(self.extract_image_feat(inputs), dim=-1),
+                 'text': F.normalize(self.extract_text_feat(tokens), dim=-1)}
         if getattr(self.loss_module, 'same_label_positives', False):
             if not all('gt_label' in s for s in data_samples):
                 raise DataError('ClipLoss(same_label_positives=True) needs a gt_label in every sample; the batch has '
                                 'samples without one.')
-            labels = torch.cat([s.gt_label.reshape(-1)[:1] for s in data_samples]).to(inputs.device)
-        loss = self.loss_module(image, text, scale, labels) if labels is not None else self.loss_module(image, text, scale)
-        return {'loss': loss, 'logit_scale': scale.detach()}
+            feats['labels'] = torch.cat([s.gt_label.reshape(-1)[:1] for s in data_samples]).to(inputs.device)
+        return feats
+
+    def loss(self, inputs: torch.Tensor, data_samples=None) -> dict[str, torch.Tensor]:
+        feats = self.loss_features(inputs, data_samples)
+        scale = self.logit_scale.exp()
+        if self.feature_cache is not None:  # the whole accumulated batch (cached_accumulation)
+            feats, scale = self.feature_cache.whole_batch(feats), self.feature_cache.shared(scale)
+        args = (feats['image'], feats['text'], scale) + ((feats['labels'],) if 'labels' in feats else ())
+        return {'loss': self.loss_module(*args), 'logit_scale': scale.detach()}
 
     def after_optimizer_step(self, step: int, max_steps: int | None = None) -> None:
         with torch.no_grad():
