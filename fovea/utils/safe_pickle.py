@@ -32,7 +32,8 @@ from typing import Any
 
 from fovea.utils.errors import CheckpointError
 
-__all__ = ['Unpickler', 'load', 'Placeholder', 'placeholder_name', 'recording', 'REFUSED_MODULES']
+__all__ = ['Unpickler', 'load', 'load_plain', 'PlainDataUnpickler', 'Placeholder', 'placeholder_name', 'recording',
+           'REFUSED_MODULES']
 
 #: modules whose members a checkpoint has no reason to reference: a pickle naming one is refused
 REFUSED_MODULES = frozenset({
@@ -181,3 +182,31 @@ class Unpickler(pickle.Unpickler):
 def load(file: Any, **kwargs: Any) -> Any:
     """``pickle.load`` with :class:`Unpickler` (torch's legacy format calls this for its headers)."""
     return Unpickler(file, **kwargs).load()
+
+
+# ---- plain data (annotation files): no class at all
+_PLAIN_GLOBALS = {'builtins.set': set, 'builtins.frozenset': frozenset, 'builtins.complex': complex,
+                  'collections.OrderedDict': collections.OrderedDict}
+
+
+class PlainDataUnpickler(pickle.Unpickler):
+    """Builds containers, numbers, strings and bytes only (what an annotation pickle such as RefCOCO's
+    ``refs(unc).p`` holds): any other global the pickle names raises ``pickle.UnpicklingError`` naming it,
+    before anything is built, so no code of the file's choosing can run."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        obj = _PLAIN_GLOBALS.get(f'{module}.{name}')
+        if obj is None:
+            raise pickle.UnpicklingError(f'it refers to {module}.{name}; only plain data (dicts, lists, tuples, '
+                                         f'sets, strings, numbers) is read from annotation pickles')
+        return obj
+
+
+def load_plain(path: str) -> Any:
+    """Read a pickle of plain data with :class:`PlainDataUnpickler` (Python 2 pickles' strings as UTF-8).
+    Raises ``pickle.UnpicklingError`` (or ``EOFError``/``ValueError`` for broken files); callers turn that into
+    their own error naming the file."""
+    with open(path, 'rb') as f:
+        return PlainDataUnpickler(f, encoding='utf-8').load()
