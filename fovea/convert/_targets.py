@@ -9,7 +9,7 @@ from torch import nn
 
 StateDict = dict[str, torch.Tensor]
 
-__all__ = ['locate', 'natural_key', 'module_groups', 'head_linears', 'copy_module', 'check_shapes']
+__all__ = ['locate', 'natural_key', 'module_groups', 'head_linears', 'copy_module', 'check_shapes', 'rename_into']
 
 
 def locate(model: nn.Module, backbone_type: type | tuple[type, ...]) -> tuple[nn.Module, str, str | None] | None:
@@ -68,3 +68,28 @@ def check_shapes(out: StateDict, model: nn.Module) -> StateDict | None:
             elif not k.startswith('head.'):
                 return None
     return out
+
+
+def rename_into(sd: StateDict, model: nn.Module, backbone_type: type | tuple[type, ...], signature: tuple[str, ...],
+                rename, head: str = 'head.', head_rename=lambda k: f'fc.{k}') -> StateDict | None:
+    """A checkpoint whose keys all carry ``signature`` keys, renamed key by key into a model holding a
+    ``backbone_type``: ``rename(key) -> fovea key`` (None: the checkpoint is not this family's) for the backbone,
+    ``head_rename`` (default ``head.weight`` -> ``head.fc.weight``) for keys under ``head``, dropped for a bare
+    backbone. None when it does not apply (see :func:`check_shapes`)."""
+    if not all(k in sd for k in signature):
+        return None
+    found = locate(model, backbone_type)
+    if found is None:
+        return None
+    _, prefix, head_prefix = found
+    out = {}
+    for k, v in sd.items():
+        if k.startswith(head):
+            if head_prefix is not None:
+                out[head_prefix + head_rename(k[len(head):])] = v
+            continue
+        new = rename(k)
+        if new is None:
+            return None
+        out[prefix + new] = v
+    return check_shapes(out, model)

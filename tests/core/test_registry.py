@@ -50,7 +50,7 @@ def test_missing_type_and_duplicate_registration():
 
 # ---- types MMPretrain has and fovea does not: said so, never "Did you mean" a look-alike
 @pytest.mark.parametrize('registry,name,kind', [
-    ('MODELS', 'XCiT', 'model'), ('MODELS', 'mmpretrain.EfficientFormer', 'model'),
+    ('MODELS', 'TNT', 'model'), ('MODELS', 'mmpretrain.EfficientFormer', 'model'),
     ('TRANSFORMS', 'Albu', 'transform'), ('METRICS', 'VQAAcc', 'metric'), ('HOOKS', 'SwitchRecipeHook', 'hook')])
 def test_mmpretrain_type_fovea_lacks_is_not_called_a_typo(registry, name, kind):
     import fovea.registry as R
@@ -81,9 +81,9 @@ def test_convnext_v2_builds_with_grn():
 
 def test_mmpretrain_zoo_name_fovea_lacks_is_said_so():
     from fovea.zoo import find_entry
-    with pytest.raises(ConfigError, match="'xcit-nano-12-p16_3rdparty_in1k' is a model of MMPretrain "
+    with pytest.raises(ConfigError, match="'tnt-small-p16_3rdparty_in1k' is a model of MMPretrain "
                                           "1.2.0's model zoo that fovea does not provide yet"):
-        find_entry('xcit-nano-12-p16_3rdparty_in1k')
+        find_entry('tnt-small-p16_3rdparty_in1k')
     assert find_entry('convnext-v2-atto_fcmae-pre_3rdparty_in1k')['top1'] == 76.64
     with pytest.raises(ConfigError, match="Did you mean 'resnet50_8xb32_in1k'"):
         find_entry('resnet5_8xb32_in1k')

@@ -64,6 +64,8 @@ CASES: dict[str, tuple[dict, int]] = {
     'DeiT3': (dict(arch=_TINY_VIT, img_size=32, patch_size=8, out_type='featmap', out_indices=(0, 1)), 32),
     'HiViT': (dict(arch=dict(embed_dims=32, depths=[1, 1, 2], num_heads=2), img_size=64, rpe=True,
                    out_indices=(0, 1)), 64),
+    'XCiT': (dict(embed_dims=32, depth=2, num_heads=4, cls_attn_layers=1, patch_size=8, out_type='featmap',
+                  out_indices=(0, 1, 2)), 32),
 }
 
 

@@ -15,3 +15,15 @@ def count_config(config: str, size: int = 224) -> tuple[nn.Module, int, int]:
         model = build_model_from_cfg(Config.fromfile(config).model_cfg())
     result = get_model_complexity(model, (3, size, size))
     return model, result['params'], result['macs']
+
+
+def assert_converts(ref: nn.Module, ours: nn.Module, x: torch.Tensor, source: str = 'timm') -> None:
+    """``ref``'s weights load into ``ours`` strictly through the ``source`` converter and give its logits
+    within 1e-4 (large enough, > 0.05, for that to mean something)."""
+    from fovea.convert import load_weights
+    report = load_weights(ours, ref.state_dict(), strict=True, log=False)
+    assert report.source == source
+    with torch.no_grad():
+        want, got = ref.eval()(x), ours.eval()(x, mode='tensor')
+    assert got.shape == want.shape
+    assert want.abs().max() > 0.05 and (got - want).abs().max() < 1e-4

@@ -105,29 +105,39 @@ class ConvModule(nn.Sequential):
     """conv -> norm -> activation, the MMCV ConvModule with its argument names.
 
     ``bias='auto'`` drops the conv bias when a norm layer follows. Children are named
-    ``conv``, ``bn``/``gn``/``ln`` and ``activate``, so MMPretrain checkpoints load by name.
+    ``conv``, ``bn``/``gn``/``ln`` and ``activate``, so MMPretrain checkpoints load by name; ``order``
+    (MMCV's) runs them in another order, e.g. ``('conv', 'act', 'norm')``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple = 1, stride: int = 1,
                  padding: int | tuple = 0, dilation: int = 1, groups: int = 1, bias: bool | str = 'auto',
                  conv_cfg: dict | None = None, norm_cfg: dict | None = None,
-                 act_cfg: dict | None = dict(type='ReLU'), inplace: bool = True):
+                 act_cfg: dict | None = dict(type='ReLU'), inplace: bool = True,
+                 order: tuple[str, ...] = ('conv', 'norm', 'act')):
         super().__init__()
+        if sorted(order) != ['act', 'conv', 'norm']:
+            raise ConfigError(f"ConvModule order must be a permutation of ('conv', 'norm', 'act'), got {order!r}")
         with_norm = norm_cfg is not None
         if bias == 'auto':
             bias = not with_norm
-        self.conv = build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride, padding,
-                                     dilation, groups, bias=bias)
+        conv = build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride, padding,
+                                dilation, groups, bias=bias)
         self.norm_name = None
+        parts = {'conv': ('conv', conv)}
         if with_norm:
-            self.norm_name, norm = build_norm_layer(norm_cfg, out_channels)
-            self.add_module(self.norm_name, norm)
+            # a norm after the conv normalises its output channels, before it (order) its input
+            norm_channels = in_channels if order.index('norm') < order.index('conv') else out_channels
+            self.norm_name, norm = build_norm_layer(norm_cfg, norm_channels)
+            parts['norm'] = (self.norm_name, norm)
         if act_cfg is not None:
             act_cfg = dict(act_cfg)
             if act_cfg['type'] in ('ReLU', 'ReLU6', 'LeakyReLU', 'SiLU', 'Swish', 'HSwish', 'HSigmoid',
                                    'Hardswish', 'Hardsigmoid', 'ELU', 'Mish'):
                 act_cfg.setdefault('inplace', inplace)
-            self.activate = build_activation_layer(act_cfg)
+            parts['act'] = ('activate', build_activation_layer(act_cfg))
+        for part in order:
+            if part in parts:
+                self.add_module(*parts[part])
 
     @property
     def norm(self) -> nn.Module | None:

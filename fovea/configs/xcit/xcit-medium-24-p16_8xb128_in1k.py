@@ -1,0 +1,5 @@
+_base_ = ['./xcit-nano-12-p16_8xb128_in1k.py']
+
+model = dict(
+    backbone=dict(embed_dims=512, depth=24, num_heads=8, layer_scale_init_value=1e-5, tokens_norm=True),
+    head=dict(in_channels=512))
