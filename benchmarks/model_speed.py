@@ -1,6 +1,6 @@
 """Images/second of fovea's models against timm's same architectures, at equal settings, in one run.
 
-Cases (``CASES``): ResNet-50, MobileNetV3-Large, ConvNeXt-T, DeiT-S/16 and Swin-T at 224px with
+Cases (``CASES``): ResNet-50, MobileNetV3-Large, ConvNeXt-T, DeiT-S/16, Swin-T and MobileOne-S1 at 224px with
 ImageNet heads. For each case and precision, it measures
 
 * inference: ``model(x)`` under ``torch.inference_mode``;
@@ -57,6 +57,12 @@ CASES = {
                    neck=dict(type='GlobalAveragePooling'),
                    head=dict(type='LinearClsHead', num_classes=1000, in_channels=768)),
         timm=('swin_tiny_patch4_window7_224', dict(drop_path_rate=0.2))),
+    'MobileOne-S1': dict(  # the training form (branches unfolded), as both train it
+        fovea=dict(type='ImageClassifier',
+                   backbone=dict(type='MobileOne', arch='s1'),
+                   neck=dict(type='GlobalAveragePooling'),
+                   head=dict(type='LinearClsHead', num_classes=1000, in_channels=1280)),
+        timm=('mobileone_s1', dict())),
 }
 
 

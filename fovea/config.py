@@ -8,7 +8,8 @@ executing anything). Features, with MMEngine's semantics:
   in order; the child's keys override the bases'.
 * ``_delete_=True`` inside a dict replaces the inherited dict instead of merging.
 * Base values can be read: ``_base_.model.backbone.depth`` in Python, or the
-  text form ``{{_base_.model.backbone.depth}}``.
+  text form ``{{_base_.model.backbone.depth}}``; and changed: ``_base_.train_dataloader.dataset.pipeline
+  = [...]`` in a Python file replaces that base value (a copy of the value at that line).
 * ``--cfg-options key.sub=value``: see :func:`parse_cfg_options`.
 
 Python configs run as code; load configs from untrusted sources as JSON or YAML with
@@ -171,7 +172,8 @@ def _in_comment(text: str, pos: int) -> bool:
 
 
 def _read_file(filename: Path, base: dict) -> dict:
-    """Read one config file into a plain dict; ``base`` is its merged bases (for references)."""
+    """Read one config file into a plain dict; ``base`` is its merged bases (for references; a Python
+    file's assignments to ``_base_.x.y`` change it in place)."""
     suffix = filename.suffix
     text = filename.read_text(encoding='utf-8')
     if suffix == '.py':
@@ -196,6 +198,11 @@ def _read_file(filename: Path, base: dict) -> dict:
             raise
         except Exception as exc:
             raise ConfigError(f'Config {filename} failed to run: {type(exc).__name__}: {exc}') from exc
+        view = namespace.get(BASE_KEY)
+        if base and isinstance(view, ConfigDict):
+            # `_base_.a.b = value` edits the bases (MMEngine); the value is copied when assigned
+            base.clear()
+            base.update(_unwrap(view))
         out = {}
         for k, v in namespace.items():
             if k.startswith('__') or isinstance(v, (types.ModuleType, types.FunctionType, type)):

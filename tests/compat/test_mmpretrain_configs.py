@@ -91,6 +91,11 @@ CONFIGS = sorted(
        if not p.name.startswith('mask-rcnn')]) if ROOT and ROOT.is_dir() else []
 
 
+# families whose metafiles count the re-parameterised (deploy) form; deploy/ config names: '_8xb' -> this
+DEPLOY_NAMES = {'riformer': '-deploy_8xb', 'mobileone': '_deploy_8xb'}
+REPARAMETERISED = ('repvgg', *DEPLOY_NAMES)
+
+
 def _published_params() -> dict[str, int]:
     yaml = pytest.importorskip('yaml')
     out = {}
@@ -103,8 +108,8 @@ def _published_params() -> dict[str, int]:
             cfg = entry.get('Config', '')
             if params and cfg.startswith('configs/'):
                 out[cfg[len('configs/'):]] = int(params)
-                if fam == 'riformer':       # the deploy/ configs build the counted (re-parameterised) form
-                    out[cfg[len('configs/'):].replace('riformer/', 'riformer/deploy/').replace('_8xb', '-deploy_8xb')] \
+                if fam in DEPLOY_NAMES:     # the deploy/ configs build the counted (re-parameterised) form
+                    out[cfg[len('configs/'):].replace(f'{fam}/', f'{fam}/deploy/').replace('_8xb', DEPLOY_NAMES[fam])] \
                         = int(params)
     return out
 
@@ -134,7 +139,7 @@ def test_builds_with_published_parameter_count(name, published):
         with pytest.raises(ConfigKeyError, match='does not implement yet'), torch.device('meta'):
             build(model_cfg, MODELS, key='model')
         pytest.skip(f'needs {missing}, which fovea does not implement yet')
-    if name.split('/')[0] in ('repvgg', 'riformer'):
+    if name.split('/')[0] in REPARAMETERISED:
         model_cfg['backbone']['deploy'] = True        # the metafiles give the re-parameterised counts
     with torch.device('meta'):
         model = build(model_cfg, MODELS, key='model')
@@ -163,7 +168,7 @@ def _drop_pretrained(cfg):
 
 # shipped families written from MMPretrain's files: resolved, they must give MMPretrain's settings
 MIRRORED = {'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': (), 'poolformer': (),
-            'riformer': (), 'mlp_mixer': (), 'van': ('model',), 'deit3': (), 'hivit': (), 'xcit': ()}
+            'riformer': (), 'mlp_mixer': (), 'van': ('model',), 'deit3': (), 'hivit': (), 'xcit': (), 'mobileone': ()}
 # regnet: fovea's coslr base warms up per iteration. van: MMPretrain's van_base/van_large model files drop
 # the tiny/small init_cfg and Mixup/CutMix that the VAN recipe uses for every size; fovea keeps them
 _RECIPE_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'optim_wrapper', 'param_scheduler',

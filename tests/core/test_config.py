@@ -64,6 +64,22 @@ def test_base_references_python_and_text_form(cfg_tree):
     assert cfg.head_classes == 100 and cfg.in_ch == 2048 and cfg.model.head.num_classes == 100
 
 
+def test_assigning_to_a_base_value_changes_it_as_it_was_then(cfg_tree):
+    """MMPretrain's mobileone-s1..s4 configs set `_base_.train_dataloader.dataset.pipeline = pipeline` and
+    then change `pipeline` again; MMEngine keeps the value as it was at the assignment."""
+    child = write(cfg_tree / 'child.py', """
+        _base_ = ['_base_/model.py']
+        backbone = dict(type='ResNet', depth=18, out_indices=(3,))
+        _base_.model.backbone = backbone
+        backbone['depth'] = 34
+        _base_.model.head.in_channels = 512
+        model = dict(head=dict(num_classes=10))
+    """)
+    cfg = Config.fromfile(child)
+    assert cfg.model.backbone.depth == 18 and cfg.backbone.depth == 34
+    assert cfg.model.head == {'type': 'LinearClsHead', 'num_classes': 10, 'in_channels': 512}
+
+
 def test_bad_base_reference_names_the_key(cfg_tree):
     child = write(cfg_tree / 'child.py', """
         _base_ = ['_base_/model.py']

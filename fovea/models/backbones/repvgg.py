@@ -5,12 +5,12 @@ import math
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule, build_activation_layer, build_conv_layer, build_norm_layer
 from fovea.models.layers.freeze import freeze_module
+from fovea.models.layers.reparam import conv_bn, fuse_conv_bn, fused_conv, identity_kernel, pad_kernel
 from fovea.models.layers.se import SELayer
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError, did_you_mean
@@ -48,11 +48,8 @@ class RepVGGBlock(nn.Module):
         self.act = build_activation_layer(act_cfg)
 
     def _conv_bn(self, kernel_size: int, dilation: int = 1, padding: int = 0) -> nn.Sequential:
-        seq = nn.Sequential()
-        seq.add_module('conv', build_conv_layer(self.conv_cfg, self.in_channels, self.out_channels, kernel_size,
-                                                self.stride, padding, dilation, self.groups, bias=False))
-        seq.add_module('norm', build_norm_layer(self.norm_cfg, self.out_channels)[1])
-        return seq
+        return conv_bn(self.in_channels, self.out_channels, kernel_size, self.stride, padding, dilation, self.groups,
+                       self.conv_cfg, self.norm_cfg)
 
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.deploy:
@@ -76,15 +73,11 @@ class RepVGGBlock(nn.Module):
     @torch.no_grad()
     def reparameterize(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The kernel and bias of the single 3x3 convolution equal to the three branches (eval mode)."""
-        w3, b3 = _fuse_conv_bn(self.branch_3x3.conv.weight, self.branch_3x3.norm)
-        w1, b1 = _fuse_conv_bn(self.branch_1x1.conv.weight, self.branch_1x1.norm)
-        weight, bias = w3 + F.pad(w1, [1, 1, 1, 1]), b3 + b1
+        w3, b3 = fuse_conv_bn(self.branch_3x3.conv.weight, self.branch_3x3.norm)
+        w1, b1 = fuse_conv_bn(self.branch_1x1.conv.weight, self.branch_1x1.norm)
+        weight, bias = w3 + pad_kernel(w1, 3), b3 + b1
         if self.branch_norm is not None:
-            per_group = self.in_channels // self.groups
-            identity = torch.zeros(self.in_channels, per_group, 3, 3, dtype=w3.dtype, device=w3.device)
-            idx = torch.arange(self.in_channels, device=w3.device)
-            identity[idx, idx % per_group, 1, 1] = 1
-            wn, bn = _fuse_conv_bn(identity, self.branch_norm)
+            wn, bn = fuse_conv_bn(identity_kernel(self.in_channels, self.groups, 3, w3), self.branch_norm)
             weight, bias = weight + wn, bias + bn
         return weight, bias
 
@@ -95,19 +88,9 @@ class RepVGGBlock(nn.Module):
         if self.norm_cfg.get('type') not in ('BN', 'BN2d', 'SyncBN'):
             raise ConfigError(f"RepVGG re-parameterisation needs batch norm; norm_cfg is {self.norm_cfg}.")
         weight, bias = self.reparameterize()
-        conv = build_conv_layer(self.conv_cfg, self.in_channels, self.out_channels, 3, self.stride, self.padding,
-                                self.dilation, self.groups, bias=True).to(weight.device, weight.dtype)
-        conv.weight.data.copy_(weight)
-        conv.bias.data.copy_(bias)
-        self.branch_reparam = conv
+        self.branch_reparam = fused_conv(self.branch_3x3.conv, weight, bias, self.conv_cfg)
         del self.branch_3x3, self.branch_1x1, self.branch_norm
         self.deploy = True
-
-
-def _fuse_conv_bn(weight: torch.Tensor, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    std = (bn.running_var + bn.eps).sqrt()
-    scale = bn.weight / std
-    return weight * scale.reshape(-1, 1, 1, 1), bn.bias - bn.running_mean * scale
 
 
 _GROUPWISE_LAYERS = (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26)
