@@ -57,6 +57,14 @@ def test_one_path_per_optimizer_step_drawn_after_each_update(supernet):
     assert int(model.path_step) == 6
 
 
+def test_supernet_trains_channels_last_like_its_backbone(supernet):
+    # the Runner reads `prefers_channels_last` from model.backbone; SPOS exposes its architecture's
+    # (ShuffleNet layers run ~1.5x faster channels-last on CPU)
+    runner = supernet['runner']
+    assert runner.unwrapped_model.backbone is runner.unwrapped_model.architecture.backbone
+    assert runner.channels_last
+
+
 def test_accumulation_micro_steps_share_the_path(data_root, tmp_path):
     cfg = supernet_cfg(data_root, tmp_path, max_iters=4)
     cfg['optim_wrapper']['accumulative_counts'] = 2

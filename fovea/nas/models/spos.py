@@ -59,6 +59,11 @@ class SPOS(BaseModel):
         self._path_at: int | None = None  # the step whose path the layers hold
         self.register_load_state_dict_post_hook(_forget_path)
 
+    @property
+    def backbone(self) -> nn.Module:
+        """The supernet's backbone (what the Runner reads ``prefers_channels_last`` from)."""
+        return self.architecture.backbone
+
     def sample_path(self, step: int) -> dict[str, str]:
         """The path of optimizer step ``step`` (the same on every rank, and after resume)."""
         rng = random.Random(int(self.path_seed) * 1_000_003 + step)
