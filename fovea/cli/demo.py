@@ -1,8 +1,10 @@
-"""fovea demo MODEL: a local web page to classify uploaded images with top-5 scores and a Grad-CAM overlay."""
+"""fovea demo MODEL: a local web page for a model: a classifier's top-5 classes and Grad-CAM overlay; CLIP's
+zero-shot classification, image-to-text and text-to-image retrieval."""
 from __future__ import annotations
 
 COMMAND = 'demo'
-HELP = 'web demo (Gradio): upload or pick an image, see the top-5 classes and the Grad-CAM overlay'
+HELP = ('web demo (Gradio): a classifier\'s top-5 classes and Grad-CAM overlay, or CLIP zero-shot '
+        'classification and image-text retrieval')
 
 
 def add_arguments(parser) -> None:
@@ -16,21 +18,24 @@ def add_arguments(parser) -> None:
     parser.add_argument('--target-layers', nargs='+', help='CAM target layers (default: detected)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--no-examples', action='store_true', help='do not offer the sample photos')
+    parser.add_argument('--gallery', help='CLIP: a folder of images for the text-to-image tab (default: the '
+                                          'sample photos)')
 
 
 def run(args) -> int:
     import os
 
     os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
-    from fovea.tools.demo import DemoPredictor, build_demo, example_images
+    from fovea.tools.demo import build_demo, demo_tabs, example_images
     from fovea.zoo import model_index
 
     pretrained = args.checkpoint or (args.model in model_index() and bool(model_index()[args.model].get('weights')))
     if not pretrained:
         print('Warning: no checkpoint given and none published: the demo shows an untrained model.')
-    predictor = DemoPredictor(args.model, pretrained or None, args.device, args.topk, args.cam_method,
-                              args.target_layers)
-    app = build_demo(predictor, title=f'fovea: {args.model}', examples=[] if args.no_examples else example_images())
+    examples = [] if args.no_examples else example_images()
+    tabs = demo_tabs(args.model, pretrained or None, args.device, args.topk, gallery=args.gallery or examples,
+                     cam_method=args.cam_method, target_layers=args.target_layers)
+    app = build_demo(tabs, title=f'fovea: {args.model}', examples=examples)
     print(f'Serving the demo of {args.model} on http://{args.host}:{args.port}', flush=True)
     app.launch(server_name=args.host, server_port=args.port, share=False, show_error=True, inbrowser=False)
     return 0
