@@ -14,7 +14,8 @@ from torch import nn
 
 from fovea.models.weights import register_converter
 
-__all__ = ['convert_timm_vit', 'convert_mae_official', 'convert_mmpretrain_transformer', 'target_prefixes']
+__all__ = ['convert_timm_vit', 'convert_mae_official', 'convert_mmpretrain_transformer', 'target_prefixes',
+           'timm_vit_name']
 
 StateDict = dict
 
@@ -53,6 +54,13 @@ _TIMM_VIT = [
 ]
 
 
+def timm_vit_name(key: str) -> str:
+    """fovea's name of a timm ViT backbone tensor (``blocks.0.norm1.weight`` -> ``layers.0.ln1.weight``)."""
+    for pat, rep in _TIMM_VIT:
+        key = re.sub(pat, rep, key)
+    return key
+
+
 @register_converter('timm')
 def convert_timm_vit(sd: StateDict, model: nn.Module) -> StateDict | None:
     """timm ``VisionTransformer`` (vit_*, deit_*, deit_*_distilled_*) -> fovea."""
@@ -78,10 +86,7 @@ def convert_timm_vit(sd: StateDict, model: nn.Module) -> StateDict | None:
             if head is not None:
                 out[f'{head}layers.pre_logits.' + k[len('pre_logits.fc.'):]] = v
             continue
-        new = k
-        for pat, rep in _TIMM_VIT:
-            new = re.sub(pat, rep, new)
-        out[bb + new] = v
+        out[bb + timm_vit_name(k)] = v
     return out
 
 

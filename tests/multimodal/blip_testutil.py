@@ -27,3 +27,27 @@ def med_config(layers: int = 2, vocab_size: int = len(VOCAB) + 2, cross: bool = 
                 layer_norm_eps=1e-12, max_position_embeddings=64, model_type='bert', num_attention_heads=heads,
                 num_hidden_layers=layers, pad_token_id=0, add_type_embeddings=False, vocab_size=vocab_size,
                 encoder_width=encoder_width, add_cross_attention=cross, **extra)
+
+
+def tiny_vit(width: int = 64, size: int = 32, patch: int = 8, layers: int = 2) -> dict:
+    """BLIP's image encoder shape (post-norm ViT, all tokens out, LayerNorm eps 1e-6) at test size."""
+    return dict(type='VisionTransformer', arch=dict(embed_dims=width, num_layers=layers, num_heads=4,
+                                                    feedforward_channels=width * 2),
+                img_size=size, patch_size=patch, out_type='raw', norm_cfg=dict(type='LN', eps=1e-6))
+
+
+def caption_cfg(vocab_dir, layers: int = 2, **kw) -> dict:
+    return dict(type='BlipCaption', vision_encoder=tiny_vit(),
+                tokenizer=dict(type='BlipTokenizer', name_or_path=str(vocab_dir)),
+                decoder_head=dict(type='SeqGenerationHead', decoder=dict(type='XBertLMHeadDecoder',
+                                                                          med_config=med_config(layers))),
+                prompt='a picture of ', max_txt_len=20, **kw)
+
+
+def retrieval_cfg(vocab_dir, layers: int = 2, queue_size: int = 8, **kw) -> dict:
+    return dict(type='BlipRetrieval', tokenizer=dict(type='BlipTokenizer', name_or_path=str(vocab_dir)),
+                vision_backbone=tiny_vit(), text_backbone=dict(type='XBertEncoder', med_config=med_config(layers)),
+                vision_neck=dict(type='Linear', in_features=64, out_features=32),
+                text_neck=dict(type='Linear', in_features=768, out_features=32),
+                head=dict(type='ITCHead', embed_dim=32, queue_size=queue_size),
+                multimodal_head=dict(type='ITMHead', hidden_size=768, with_pooler=False), topk=4, max_txt_len=12, **kw)

@@ -63,7 +63,8 @@ def test_hub_name_is_found_in_foveas_cache_only_locally(tmp_path, monkeypatch):
     assert str(where) in str(err.value) and 'name_or_path' in str(err.value)
     where.parent.mkdir(parents=True)
     write_vocab(where.parent)
-    assert build_blip_tokenizer(dict(type='BlipTokenizer', name_or_path='bert-base-uncased')).vocab_size == len(VOCAB) + 2
+    tok = build_blip_tokenizer(dict(type='BlipTokenizer', name_or_path='bert-base-uncased'))
+    assert tok.vocab_size == len(VOCAB) + 2
 
 
 def test_vocabulary_without_bert_special_tokens_is_refused(tmp_path):

@@ -57,10 +57,11 @@ __all__ = ['MedConfig', 'KVCache', 'XBertOutput', 'XBertEncoder', 'XBertLMHeadDe
 MASK_VALUE = -10000.0
 
 #: keys of Hugging Face BERT configs that say nothing about the architecture; ignored
-_IGNORED_KEYS = {'architectures', 'model_type', 'transformers_version', 'torch_dtype', 'dtype', 'gradient_checkpointing',
-                 'use_cache', 'classifier_dropout', 'bos_token_id', 'eos_token_id', 'sep_token_id', 'is_decoder',
-                 'tie_word_embeddings', 'output_attentions', 'output_hidden_states', 'return_dict', 'chunk_size_feed_forward',
-                 'projection_dim', 'label_smoothing', '_name_or_path', 'id2label', 'label2id', 'initializer_factor'}
+_IGNORED_KEYS = {'architectures', 'model_type', 'transformers_version', 'torch_dtype', 'dtype',
+                 'gradient_checkpointing', 'use_cache', 'classifier_dropout', 'bos_token_id', 'eos_token_id',
+                 'sep_token_id', 'is_decoder', 'tie_word_embeddings', 'output_attentions', 'output_hidden_states',
+                 'return_dict', 'chunk_size_feed_forward', 'projection_dim', 'label_smoothing', '_name_or_path',
+                 'id2label', 'label2id', 'initializer_factor'}
 
 _ACTIVATIONS = {'gelu': lambda: nn.GELU(), 'gelu_new': lambda: nn.GELU(approximate='tanh'),
                 'gelu_pytorch_tanh': lambda: nn.GELU(approximate='tanh'), 'relu': lambda: nn.ReLU(),
@@ -512,7 +513,8 @@ class XBertLMHeadDecoder(BaseModule):
                 past_key_values: KVCache | None = None, use_cache: bool = False, output_hidden_states: bool = False,
                 return_dict: bool = True, return_logits: bool = False, reduction: str = 'mean',
                 mode: str = 'multimodal', **ignored):
-        out = self.bert(input_ids, attention_mask=attention_mask, position_ids=position_ids, inputs_embeds=inputs_embeds,
+        out = self.bert(input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                        inputs_embeds=inputs_embeds,
                         encoder_hidden_states=encoder_hidden_states, encoder_attention_mask=encoder_attention_mask,
                         past_key_values=past_key_values, use_cache=use_cache and labels is None,
                         output_hidden_states=output_hidden_states, mode=mode)
