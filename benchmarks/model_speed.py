@@ -63,6 +63,13 @@ CASES = {
                    neck=dict(type='GlobalAveragePooling'),
                    head=dict(type='LinearClsHead', num_classes=1000, in_channels=1280)),
         timm=('mobileone_s1', dict())),
+    # TensorFlow 'SAME' padding on the stem, head and stride-2 convs in both (MMPretrain's weights are timm's tf_ ones)
+    'EfficientNetV2-S': dict(
+        fovea=dict(type='ImageClassifier',
+                   backbone=dict(type='EfficientNetV2', arch='s', drop_path_rate=0.2),
+                   neck=dict(type='GlobalAveragePooling'),
+                   head=dict(type='LinearClsHead', num_classes=1000, in_channels=1280)),
+        timm=('tf_efficientnetv2_s', dict(drop_path_rate=0.2))),
 }
 
 

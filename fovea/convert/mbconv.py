@@ -1,7 +1,8 @@
-"""Converters for the inverted-residual (MBConv) networks: MobileNetV2, MobileNetV3 and EfficientNet.
+"""Converters for the inverted-residual (MBConv) networks: MobileNetV2, MobileNetV3, EfficientNet and V2.
 
 Sources: torchvision (``mobilenet_v2``, ``mobilenet_v3_small/large``, ``efficientnet_b0..b7``),
-timm (``mobilenetv3_small_100``/``mobilenetv3_large_100``, ``efficientnet_b0..`` and ``tf_efficientnet_*``)
+timm (``mobilenetv3_small_100``/``mobilenetv3_large_100``, ``efficientnet_b0..``, ``tf_efficientnet_*`` and
+``tf_efficientnetv2_*``)
 and MMPretrain 1.x MobileNetV2 checkpoints (whose blocks number their convolutions ``conv.0/1/2``;
 MMPretrain's MobileNetV3 and EfficientNet checkpoints already use fovea's names).
 
@@ -15,7 +16,8 @@ from torch import nn
 
 from fovea.convert._targets import check_shapes, copy_module, head_linears, locate, module_groups
 from fovea.models.weights import register_converter
-from fovea.models.backbones.efficientnet import EfficientNet
+from fovea.models.backbones.efficientnet import EdgeResidual, EfficientNet
+from fovea.models.backbones.efficientnet_v2 import EfficientNetV2, EnhancedConvModule
 from fovea.models.backbones.mobilenet_v2 import MobileNetV2
 from fovea.models.backbones.mobilenet_v3 import MobileNetV3
 from fovea.models.layers.conv import ConvModule
@@ -24,27 +26,31 @@ from fovea.models.layers.inverted_residual import InvertedResidual
 __all__ = ['convert_torchvision_mbconv', 'convert_timm_mbconv', 'convert_mmpretrain_mobilenet_v2']
 
 Unit = tuple[str, str, str]  # ('conv', conv path, bn path) or ('se', reduce path, expand path)
-_BACKBONES = (MobileNetV2, MobileNetV3, EfficientNet)
+_BACKBONES = (MobileNetV2, MobileNetV3, EfficientNet, EfficientNetV2)
 
 
 def _fovea_layout(backbone: nn.Module, prefix: str) -> tuple[Unit, list[list[Unit]], Unit] | None:
     """fovea's stem, blocks (as units) and final convolution, in execution order."""
     modules = list(backbone.named_modules())
-    if any(type(m).__name__ == 'EdgeResidual' for _, m in modules):
-        return None  # EfficientNet-EdgeTPU has no torchvision/timm counterpart here
-    block_names = [n + '.' for n, m in modules if isinstance(m, InvertedResidual)]
+    if any(isinstance(m, EdgeResidual) for _, m in modules) and not isinstance(backbone, EfficientNetV2):
+        return None  # EfficientNet-EdgeTPU: not paired with a source network here
+    block_types = (InvertedResidual, EdgeResidual, EnhancedConvModule)
+    block_names = [n + '.' for n, m in modules if isinstance(m, block_types)]
     blocks, convs = [], []
     for name, m in modules:
+        p = f'{prefix}{name}'
+        se = [('se', f'{p}.se.conv1.conv', f'{p}.se.conv2.conv')] if getattr(m, 'with_se', False) else []
         if isinstance(m, InvertedResidual):
-            p = f'{prefix}{name}'
             units = [('conv', f'{p}.expand_conv.conv', f'{p}.expand_conv.bn')] if m.with_expand_conv else []
             units.append(('conv', f'{p}.depthwise_conv.conv', f'{p}.depthwise_conv.bn'))
-            if m.with_se:
-                units.append(('se', f'{p}.se.conv1.conv', f'{p}.se.conv2.conv'))
-            units.append(('conv', f'{p}.linear_conv.conv', f'{p}.linear_conv.bn'))
-            blocks.append(units)
+            blocks.append(units + se + [('conv', f'{p}.linear_conv.conv', f'{p}.linear_conv.bn')])
+        elif isinstance(m, EdgeResidual):
+            blocks.append([('conv', f'{p}.conv1.conv', f'{p}.conv1.bn'), *se,
+                           ('conv', f'{p}.conv2.conv', f'{p}.conv2.bn')])
+        elif isinstance(m, EnhancedConvModule):
+            blocks.append([('conv', f'{p}.conv', f'{p}.bn')])
         elif isinstance(m, ConvModule) and not any(name.startswith(b) for b in block_names):
-            convs.append(('conv', f'{prefix}{name}.conv', f'{prefix}{name}.bn'))
+            convs.append(('conv', f'{p}.conv', f'{p}.bn'))
     if len(convs) != 2:
         return None
     return convs[0], blocks, convs[1]
@@ -123,28 +129,33 @@ def convert_torchvision_mbconv(sd: dict, model: nn.Module) -> dict | None:
 def _timm_block_units(sd: dict, block: str) -> list[Unit] | None:
     se = [('se', f'{block}.se.conv_reduce', f'{block}.se.conv_expand')] \
         if f'{block}.se.conv_reduce.weight' in sd else []
+    if f'{block}.conv_exp.weight' in sd:  # FusedMBConv / EdgeResidual
+        return [('conv', f'{block}.conv_exp', f'{block}.bn1'), *se, ('conv', f'{block}.conv_pwl', f'{block}.bn2')]
     if f'{block}.conv_pwl.weight' in sd:  # InvertedResidual
         return [('conv', f'{block}.conv_pw', f'{block}.bn1'), ('conv', f'{block}.conv_dw', f'{block}.bn2'),
                 *se, ('conv', f'{block}.conv_pwl', f'{block}.bn3')]
     if f'{block}.conv_dw.weight' in sd:  # DepthwiseSeparableConv
         return [('conv', f'{block}.conv_dw', f'{block}.bn1'), *se, ('conv', f'{block}.conv_pw', f'{block}.bn2')]
+    if f'{block}.conv.weight' in sd:  # ConvBnAct
+        return [('conv', f'{block}.conv', f'{block}.bn1')]
     return None
 
 
 @register_converter('timm')
 def convert_timm_mbconv(sd: dict, model: nn.Module) -> dict | None:
-    """timm ``mobilenetv3_*`` and ``efficientnet_*``/``tf_efficientnet_*`` (MBConv, not EdgeTPU) -> fovea."""
-    if 'conv_stem.weight' not in sd or 'blocks.0.0.conv_dw.weight' not in sd:
+    """timm ``mobilenetv3_*``, ``efficientnet_*``/``tf_efficientnet_*`` (MBConv, not EdgeTPU) and
+    ``efficientnetv2_*``/``tf_efficientnetv2_*`` (ConvBnAct, FusedMBConv, MBConv blocks) -> fovea."""
+    if 'conv_stem.weight' not in sd or not any(f'blocks.0.0.{c}.weight' in sd for c in ('conv_dw', 'conv')):
         return None
     blocks = module_groups(sd, r'blocks\.\d+\.\d+')
     units = [_timm_block_units(sd, b) for b in blocks]
     stem = ('conv', 'conv_stem', 'bn1')
-    if units[-1] is None and f'{blocks[-1]}.conv.weight' in sd:  # MobileNetV3: last block is conv-BN-act
+    if 'bn2.weight' not in sd and f'{blocks[-1]}.conv.weight' in sd:  # MobileNetV3: last block is conv-BN-act
         last = ('conv', f'{blocks[-1]}.conv', f'{blocks[-1]}.bn1')
         return _apply(sd, model, stem, units[:-1], last, ['conv_head', 'classifier'], MobileNetV3)
     if any(u is None for u in units) or 'bn2.weight' not in sd:
         return None
-    return _apply(sd, model, stem, units, ('conv', 'conv_head', 'bn2'), ['classifier'], EfficientNet)
+    return _apply(sd, model, stem, units, ('conv', 'conv_head', 'bn2'), ['classifier'], (EfficientNet, EfficientNetV2))
 
 
 @register_converter('mmpretrain')

@@ -69,6 +69,7 @@ CASES: dict[str, tuple[dict, int]] = {
                    out_indices=(0, 1)), 64),
     'XCiT': (dict(embed_dims=32, depth=2, num_heads=4, cls_attn_layers=1, patch_size=8, out_type='featmap',
                   out_indices=(0, 1, 2)), 32),
+    'EfficientNetV2': (dict(arch='b0', out_indices=tuple(range(8))), 64),
 }
 
 
