@@ -99,3 +99,14 @@ def test_bad_input(vocab, tmp_path):
     missing = MODELS.build(caption_cfg(tmp_path / 'nowhere'))           # builds without a vocabulary ...
     with pytest.raises(ConfigError, match='vocab'):
         missing.predict(torch.randn(1, 3, 32, 32))                        # ... and says so when it needs one
+
+
+@pytest.mark.parametrize('name, published', [('blip_caption', 223_971_644), ('blip_retrieval', 447_486_979)])
+def test_shipped_model_bases_have_the_published_sizes(name, published):
+    from pathlib import Path
+
+    from fovea.config import Config
+    cfg = Config.fromfile(str(Path(__file__).parents[2] / 'fovea' / 'configs' / '_base_' / 'models' / f'{name}.py'))
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model)
+    assert sum(p.numel() for p in model.parameters()) == published      # MMPretrain's metafile, exactly
