@@ -9,8 +9,9 @@ from torch.utils.data import Sampler
 
 from fovea.registry import DATA_SAMPLERS
 from fovea.utils.dist import get_dist_info
+from fovea.utils.errors import ConfigError
 
-__all__ = ['DefaultSampler', 'InfiniteSampler', 'RepeatAugSampler']
+__all__ = ['DefaultSampler', 'SequentialSampler', 'InfiniteSampler', 'RepeatAugSampler']
 
 
 @DATA_SAMPLERS.register_module()
@@ -54,6 +55,36 @@ class DefaultSampler(Sampler[int]):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+
+@DATA_SAMPLERS.register_module()
+class SequentialSampler(DefaultSampler):
+    """Samples in dataset order (MMPretrain's ``SequentialSampler``), split over ranks by ``subsample_type``:
+    'default' interleaves (rank r takes r, r + world, ..., as :class:`DefaultSampler`), 'sequential' gives each
+    rank one contiguous chunk (8 samples on 2 ranks: 0-3 and 4-7), the order in which the retrieval loops
+    gather features. (Metrics gathered by ``BaseMetric.evaluate`` expect the interleaved order.)"""
+
+    def __init__(self, dataset: Sized, subsample_type: str = 'default', seed: int | None = None,
+                 round_up: bool = True):
+        if subsample_type not in ('default', 'sequential'):
+            raise ConfigError(f"SequentialSampler subsample_type={subsample_type!r}: use 'default' or 'sequential'.")
+        super().__init__(dataset, shuffle=False, seed=seed, round_up=round_up)
+        self.subsample_type = subsample_type
+        r, w = self.rank, self.world_size
+        # rank r's chunk of the (padded) index list
+        self._chunk = (r * self.num_samples, (r + 1) * self.num_samples) if round_up else \
+            (r * self.total_size // w, (r + 1) * self.total_size // w)
+        if subsample_type == 'sequential':
+            self.num_samples = self._chunk[1] - self._chunk[0]
+
+    def __iter__(self) -> Iterator[int]:
+        if self.subsample_type == 'default':
+            return super().__iter__()
+        n = len(self.dataset)
+        indices = list(range(n))
+        if self.total_size > n:
+            indices = (indices * math.ceil(self.total_size / n))[:self.total_size]
+        return iter(indices[self._chunk[0]:self._chunk[1]])
 
 
 @DATA_SAMPLERS.register_module()

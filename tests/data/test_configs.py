@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,10 +13,27 @@ from fovea.config import Config
 from fovea.data.loader import build_dataloader
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'fovea', 'configs', '_base_', 'datasets')
-# the video and detection bases (video_*.py, coco_*.py) build in tests/data/test_video_data.py and
+# image-text bases (BLIP's captioning, VQA, retrieval, grounding, NLVR2): name -> (training image size,
+# evaluation image size, keys a training sample carries, keys an evaluation sample carries)
+MULTIMODAL = {
+    'coco_caption.py': (384, 384, ['gt_caption'], []),
+    'flickr30k_caption.py': (384, 384, ['gt_caption'], []),
+    'nocaps.py': (None, 384, [], []),
+    'coco_retrieval.py': (384, 384, ['text', 'is_matched'], ['text', 'gt_text_id', 'gt_image_id']),
+    'flickr30k_retrieval.py': (384, 384, ['text', 'is_matched'], ['text', 'gt_text_id', 'gt_image_id']),
+    'coco_vqa.py': (384, 480, ['question', 'gt_answer', 'gt_answer_weight'], ['question']),
+    'coco_okvqa.py': (384, 480, ['question', 'gt_answer', 'gt_answer_weight'], ['question', 'gt_answer']),
+    'coco_vg_vqa.py': (480, 480, ['question', 'gt_answer', 'gt_answer_weight'], ['question']),
+    'gqa.py': (480, 480, ['question', 'gt_answer'], ['question', 'gt_answer']),
+    'ocrvqa.py': (384, 480, ['question', 'gt_answer', 'gt_answer_weight'], ['question', 'gt_answer']),
+    'refcoco.py': (384, 384, ['text', 'gt_bboxes', 'scale_factor'], ['text', 'gt_bboxes', 'scale_factor']),
+    'nlvr2.py': (384, 384, ['text'], ['text']),
+}
+# the video and detection bases (video_*.py, coco_detection.py) build in tests/data/test_video_data.py and
 # tests/models/test_detection.py
 CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(CONFIG_DIR, '*.py'))
-                 if not os.path.basename(p).startswith(('video_', 'coco_')))
+                 if not os.path.basename(p).startswith(('video_', 'coco_detection')) and
+                 os.path.basename(p) not in MULTIMODAL)
 MMPRETRAIN_NAMES = {'imagenet_bs32_mocov2.py', 'imagenet_bs32_simclr.py', 'imagenet_bs32_byol.py',
                     'imagenet_bs512_mocov3.py', 'imagenet_bs512_mae.py', 'imagenet_bs32.py', 'imagenet_bs64.py', 'imagenet_bs32_pil_resize.py', 'imagenet_bs64_swin_224.py',
                     'imagenet_bs64_swin_384.py', 'imagenet_bs64_autoaug.py', 'imagenet_bs256_rsb_a12.py',
@@ -124,3 +142,86 @@ def test_channel_order_follows_mmpretrain(cifar_root, cifar_jpg_root):
         std = torch.tensor(cfg['data_preprocessor']['std']).view(3, 1, 1)
         expected = (sample['inputs'].float() - mean) / std  # RGB image, RGB statistics: no flip in either case
         torch.testing.assert_close(x, expected)
+
+
+# ---- image-text bases, on the official annotation formats (tests/multimodal_testutil.py)
+@pytest.fixture(scope='module')
+def multimodal_root(tmp_path_factory):
+    pytest.importorskip('skimage', reason="the photos are scikit-image's samples: pip install scikit-image")
+    from multimodal_testutil import write_datasets
+    return write_datasets(tmp_path_factory.mktemp('multimodal_bases'))
+
+
+def _rooted(ds: dict, root) -> dict:
+    """The dataset config with its data_root ('data/coco', 'visual_genome', ...) moved under ``root``."""
+    ds = dict(ds)
+    if ds['type'] == 'ConcatDataset':
+        ds['datasets'] = [_rooted(d, root) for d in ds['datasets']]
+    else:
+        ds['data_root'] = str(root / os.path.basename(ds['data_root'].rstrip('/')))
+    return ds
+
+
+@pytest.mark.parametrize('name', sorted(MULTIMODAL))
+def test_multimodal_dataset_config_builds(name, multimodal_root):
+    from fovea.registry import METRICS
+    assert os.path.isfile(os.path.join(CONFIG_DIR, name)), f'MMPretrain\'s {name} is not shipped'
+    cfg = Config.fromfile(os.path.join(CONFIG_DIR, name))
+    train_size, eval_size, train_keys, eval_keys = MULTIMODAL[name]
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if key not in cfg or (key == 'train_dataloader' and train_size is None):
+            continue
+        loader_cfg = dict(cfg[key], dataset=_rooted(cfg[key]['dataset'], multimodal_root), batch_size=1,
+                          num_workers=0, drop_last=False)
+        loader_cfg.pop('persistent_workers', None)
+        batch = next(iter(build_dataloader(loader_cfg, seed=0, key=key)))
+        size = train_size if key == 'train_dataloader' else eval_size
+        views = batch['inputs'] if name == 'nlvr2.py' else [batch['inputs']]
+        assert len(views) == (2 if name == 'nlvr2.py' else 1)  # NLVR2: both images of the pair
+        for x in views:
+            assert x.dtype == torch.uint8 and tuple(x.shape) == (1, 3, size, size), (name, key, x.shape)
+        sample = batch['data_samples'][0]
+        missing = [k for k in (train_keys if key == 'train_dataloader' else eval_keys) if k not in sample]
+        assert not missing, (name, key, missing)
+    for key in ('val_evaluator', 'test_evaluator'):
+        if key in cfg:
+            evaluators = cfg[key] if isinstance(cfg[key], list) else [cfg[key]]
+            assert all(METRICS.build(dict(e)) is not None for e in evaluators)
+
+
+def test_refcoco_boxes_follow_the_pipelines(multimodal_root):
+    """Training: the box moves with crop, resize and pad and stays on the canvas; testing: the resized box
+    divided by scale_factor is the annotated box again."""
+    import numpy as np
+    from fovea.registry import DATASETS
+    cfg = Config.fromfile(os.path.join(CONFIG_DIR, 'refcoco.py'))
+    test = DATASETS.build(_rooted(cfg['val_dataloader']['dataset'], multimodal_root))
+    raw = test.data_list[0]['gt_bboxes'][0]
+    out = test[0]['data_samples']
+    sx, sy = out.scale_factor
+    np.testing.assert_allclose(np.asarray(out.gt_bboxes)[0] / [sx, sy, sx, sy], raw, rtol=1e-5)
+    train = DATASETS.build(_rooted(cfg['train_dataloader']['dataset'], multimodal_root))
+    np.random.seed(0)
+    for _ in range(6):
+        out = train[0]
+        box = np.asarray(out['data_samples'].gt_bboxes).reshape(-1, 4)
+        assert out['inputs'].shape == (3, 384, 384) and len(box) == 1
+        assert (box[:, :2] >= 0).all() and (box[:, 2:] <= 384).all() and (box[:, 2:] > box[:, :2]).all()
+        x1, y1, x2, y2 = box[0].round().astype(int)
+        assert out['inputs'][:, y1:y2, x1:x2].float().mean() > 5  # the box is on the photo, not the black pad
+
+
+MMPRETRAIN_DATASET_BASES = Path('/work/refvenv/lib/python3.11/site-packages/mmpretrain/.mim/configs/_base_/datasets')
+
+
+@pytest.mark.reference
+@pytest.mark.skipif(not MMPRETRAIN_DATASET_BASES.is_dir(), reason='MMPretrain 1.2.0 configs not installed')
+@pytest.mark.parametrize('name', sorted(MULTIMODAL))
+def test_multimodal_base_resolves_to_mmpretrains(name):
+    """The image-text bases, written from MMPretrain's, resolve to the same loaders, pipelines and evaluators
+    (the BLIP model configs inherit them)."""
+    ours = Config.fromfile(os.path.join(CONFIG_DIR, name)).to_dict()
+    theirs = Config.fromfile(str(MMPRETRAIN_DATASET_BASES / name)).to_dict()
+    keys = ('data_preprocessor', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+            'test_evaluator')
+    assert [k for k in keys if ours.get(k) != theirs.get(k)] == []

@@ -104,9 +104,25 @@ def _crop(img: torch.Tensor, top: int, left: int, h: int, w: int) -> torch.Tenso
     return img[..., top:top + h, left:left + w]
 
 
+def box_tensor(boxes) -> torch.Tensor:
+    """``gt_bboxes`` (a list, NumPy array or tensor of x1 y1 x2 y2 rows) as a float32 (N, 4) tensor copy."""
+    return torch.as_tensor(np.asarray(boxes, dtype=np.float32) if not isinstance(boxes, torch.Tensor) else boxes,
+                           dtype=torch.float32).reshape(-1, 4).clone()
+
+
+def clip_boxes(boxes: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Boxes clipped to an ``h`` x ``w`` image."""
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
+    return boxes
+
+
 @TRANSFORMS.register_module()
 class Resize(BaseTransform):
     """Resize to a fixed size (MMCV's Resize).
+
+    ``gt_bboxes`` (x1 y1 x2 y2 pixels), when present, are scaled with the image and, with
+    ``clip_object_border``, clipped to it.
 
     Args:
         scale: target (width, height), or an int for a square.
@@ -124,6 +140,7 @@ class Resize(BaseTransform):
         self.scale = (scale, scale) if isinstance(scale, int) else (tuple(scale) if scale is not None else None)
         self.scale_factor = scale_factor
         self.keep_ratio = keep_ratio
+        self.clip_object_border = clip_object_border
         self.interpolation = interpolation
         self._mode = _interp(interpolation)
 
@@ -147,6 +164,9 @@ class Resize(BaseTransform):
         results['scale'] = (nw, nh)
         results['scale_factor'] = (nw / w, nh / h)
         results['keep_ratio'] = self.keep_ratio
+        if 'gt_bboxes' in results:
+            boxes = box_tensor(results['gt_bboxes']) * torch.tensor([nw / w, nh / h] * 2)
+            results['gt_bboxes'] = clip_boxes(boxes, nh, nw) if self.clip_object_border else boxes
         return results
 
 

@@ -22,7 +22,7 @@ from fovea.data.transforms.base import BaseTransform, Compose
 from fovea.registry import TRANSFORMS
 from fovea.utils.errors import ConfigError
 
-__all__ = ['MultiView', 'RandomApply', 'RandomChoice', 'TorchVisionWrapper', 'VISION_TRANSFORMS', 'ToPIL', 'ToNumpy']
+__all__ = ['MultiView', 'ApplyToList', 'RandomApply', 'RandomChoice', 'TorchVisionWrapper', 'VISION_TRANSFORMS', 'ToPIL', 'ToNumpy']
 
 
 @TRANSFORMS.register_module()
@@ -52,6 +52,31 @@ class MultiView(BaseTransform):
             views.append(out['img'])
         results['img'] = views
         return results
+
+
+@TRANSFORMS.register_module()
+class ApplyToList(BaseTransform):
+    """Run ``transforms`` once per item of a list field (``scatter_key``: NLVR2's two ``img_path``s), on copies of
+    the sample; the ``collate_keys`` (and ``scatter_key``) become lists of the per-item results, other keys are
+    the first item's (MMPretrain's ``ApplyToList``). A field that is not a list is transformed as one sample.
+    ``PackInputs`` then packs ``img`` as a list of images, which the loader stacks into one batch per item."""
+
+    def __init__(self, transforms: Sequence[dict | Callable], scatter_key: str, collate_keys: Sequence[str]):
+        self.transforms = Compose(transforms)
+        self.scatter_key = scatter_key
+        self.collate_keys = {*collate_keys, scatter_key}
+
+    def transform(self, results: dict) -> dict | None:
+        items = results.get(self.scatter_key)
+        if not isinstance(items, list):
+            return self.transforms(results)
+        outs = [self.transforms({**copy.deepcopy(results), self.scatter_key: item}) for item in items]
+        if any(o is None for o in outs):
+            return None
+        final = outs[0]
+        for key in self.collate_keys & set(final):
+            final[key] = [o[key] for o in outs]
+        return final
 
 
 @TRANSFORMS.register_module()
