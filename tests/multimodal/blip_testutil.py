@@ -36,18 +36,21 @@ def tiny_vit(width: int = 64, size: int = 32, patch: int = 8, layers: int = 2) -
                 img_size=size, patch_size=patch, out_type='raw', norm_cfg=dict(type='LN', eps=1e-6))
 
 
-def caption_cfg(vocab_dir, layers: int = 2, **kw) -> dict:
+def caption_cfg(vocab_dir, layers: int = 2, hidden: int = 768, heads: int = 12, **kw) -> dict:
     return dict(type='BlipCaption', vision_encoder=tiny_vit(),
                 tokenizer=dict(type='BlipTokenizer', name_or_path=str(vocab_dir)),
-                decoder_head=dict(type='SeqGenerationHead', decoder=dict(type='XBertLMHeadDecoder',
-                                                                          med_config=med_config(layers))),
+                decoder_head=dict(type='SeqGenerationHead', decoder=dict(
+                    type='XBertLMHeadDecoder', med_config=med_config(layers, hidden=hidden, heads=heads))),
                 prompt='a picture of ', max_txt_len=20, **kw)
 
 
-def retrieval_cfg(vocab_dir, layers: int = 2, queue_size: int = 8, **kw) -> dict:
+def retrieval_cfg(vocab_dir, layers: int = 2, queue_size: int = 8, hidden: int = 768, heads: int = 12,
+                  **kw) -> dict:
     return dict(type='BlipRetrieval', tokenizer=dict(type='BlipTokenizer', name_or_path=str(vocab_dir)),
-                vision_backbone=tiny_vit(), text_backbone=dict(type='XBertEncoder', med_config=med_config(layers)),
+                vision_backbone=tiny_vit(),
+                text_backbone=dict(type='XBertEncoder', med_config=med_config(layers, hidden=hidden, heads=heads)),
                 vision_neck=dict(type='Linear', in_features=64, out_features=32),
-                text_neck=dict(type='Linear', in_features=768, out_features=32),
+                text_neck=dict(type='Linear', in_features=hidden, out_features=32),
                 head=dict(type='ITCHead', embed_dim=32, queue_size=queue_size),
-                multimodal_head=dict(type='ITMHead', hidden_size=768, with_pooler=False), topk=4, max_txt_len=12, **kw)
+                multimodal_head=dict(type='ITMHead', hidden_size=hidden, with_pooler=False), topk=4, max_txt_len=12,
+                **kw)

@@ -9,9 +9,18 @@ from fovea.models.weights import load_weights
 from fovea.registry import MODELS
 from fovea.structures import DataSample
 from fovea.utils.errors import ConfigError, DataError
-from tests.multimodal.blip_testutil import caption_cfg, retrieval_cfg, write_vocab
+from tests.multimodal import blip_testutil
+from tests.multimodal.blip_testutil import write_vocab
 
 TEXTS = ['a cat sitting on the red car', 'two dogs playing', 'a bird in the sky', 'a red truck on the road']
+
+
+def caption_cfg(vocab, **kw):            # BLIP's shapes at 128 wide: these tests check behaviour, not parity
+    return blip_testutil.caption_cfg(vocab, hidden=128, heads=4, **kw)
+
+
+def retrieval_cfg(vocab, **kw):
+    return blip_testutil.retrieval_cfg(vocab, hidden=128, heads=4, **kw)
 
 
 @pytest.fixture(scope='module')
@@ -110,3 +119,71 @@ def test_shipped_model_bases_have_the_published_sizes(name, published):
     with torch.device('meta'):
         model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) == published      # MMPretrain's metafile, exactly
+
+
+def _salesforce_names(sd: dict, vision: str, text: dict) -> dict:
+    """fovea BLIP names -> Salesforce BLIP's (timm ViT names under visual_encoder., BERT under text_*)."""
+    import re
+    vit = [(r'patch_embed\.projection\.', 'patch_embed.proj.'), (r'layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
+           (r'layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'), (r'layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
+           (r'layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
+           (r'layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'), (r'^ln1\.', 'norm.')]
+    out = {}
+    for k, v in sd.items():
+        if k.startswith(vision):
+            name = k[len(vision):]
+            for pat, rep in vit:
+                name = re.sub(pat, rep, name)
+            out['visual_encoder.' + name] = v
+        for theirs, ours in text.items():
+            if k.startswith(ours):
+                out[theirs + k[len(ours):]] = v
+    return out
+
+
+def test_salesforce_and_mmpretrain_layouts_are_detected(vocab):
+    torch.manual_seed(0)
+    src = MODELS.build(caption_cfg(vocab))
+    sd = src.state_dict()
+    salesforce = _salesforce_names(sd, 'visual_encoder.', {'text_decoder.': 'seq_gen_head.decoder.'})
+    salesforce['text_decoder.bert.embeddings.position_ids'] = torch.arange(64)[None]
+    dst = MODELS.build(caption_cfg(vocab))
+    assert load_weights(dst, salesforce, require_all=True).source == 'blip'
+    assert all(torch.equal(v, dst.state_dict()[k]) for k, v in sd.items())
+    mmpretrain = {**sd, 'seq_gen_head.decoder.bert.embeddings.position_ids': torch.arange(64)[None]}
+    report = load_weights(MODELS.build(caption_cfg(vocab)), mmpretrain, require_all=True)   # fits by name
+    assert not report.missing and report.unexpected == ['seq_gen_head.decoder.bert.embeddings.position_ids']
+
+    ret = MODELS.build(retrieval_cfg(vocab)).state_dict()
+    salesforce = _salesforce_names(ret, 'vision_backbone.', {'text_encoder.': 'text_backbone.'})
+    salesforce.update({'vision_proj.weight': ret['vision_neck.weight'], 'vision_proj.bias': ret['vision_neck.bias'],
+                       'text_proj.weight': ret['text_neck.weight'], 'text_proj.bias': ret['text_neck.bias'],
+                       'itm_head.weight': ret['multimodal_head.fc.weight'],
+                       'itm_head.bias': ret['multimodal_head.fc.bias'], 'temp': torch.tensor(0.05),
+                       'visual_encoder_m.cls_token': torch.zeros(1, 1, 64), 'image_queue': torch.zeros(32, 99),
+                       'ptr_queue': torch.zeros(1, dtype=torch.long)})
+    model = MODELS.build(retrieval_cfg(vocab))
+    report = load_weights(model, salesforce, require_all=True)
+    assert report.source == 'blip' and not report.unexpected                # momentum copies and queues dropped
+    assert float(model.temp.detach()) == pytest.approx(0.05) and float(model.head.temp.detach()) == pytest.approx(0.05)
+    assert torch.equal(model.vision_backbone_m.cls_token, ret['vision_backbone.cls_token'])
+
+
+def test_retrieval_train_step_with_accumulation_pushes_every_micro_batch_once(vocab):
+    from fovea.engine.optim_wrapper import OptimWrapper
+    torch.manual_seed(0)
+    model = MODELS.build(retrieval_cfg(vocab, queue_size=16)).train()
+    ow = OptimWrapper(torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5),
+                      accumulative_counts=2)
+    images = (torch.rand(4, 3, 32, 32) * 255).to(torch.uint8)
+
+    def batch(offset):
+        samples = [DataSample(text=t, image_id=offset + i) for i, t in enumerate(TEXTS)]
+        return {'inputs': images, 'data_samples': samples}
+    momentum0 = model.text_neck_m.weight.clone()
+    log = model.train_step(batch(0), ow)                                  # micro-step: no update, nothing queued
+    assert set(log) >= {'loss', 'itc_loss', 'itm_loss'} and int(model.head.queue_ptr) == 0
+    assert torch.equal(model.text_neck_m.weight, momentum0)
+    model.train_step(batch(10), ow)                                       # the update: both micro-batches enter
+    assert int(model.head.queue_ptr) == 8 and model.head.idx_queue[0, :8].tolist() == [0, 1, 2, 3, 10, 11, 12, 13]
+    assert not torch.equal(model.text_neck_m.weight, momentum0) and not model.head._pending
