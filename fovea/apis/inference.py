@@ -251,6 +251,12 @@ class _BaseInferencer:
             out.append(self.pipeline(results))
         return out
 
+    @staticmethod
+    def is_single(inputs: Any) -> bool:
+        """Whether ``inputs`` is one input (so :func:`inference_model` returns one result, not a list)."""
+        return not isinstance(inputs, (list, tuple)) and not (isinstance(inputs, torch.Tensor) and inputs.ndim == 4) \
+            and not (isinstance(inputs, (str, os.PathLike)) and Path(inputs).is_dir())
+
     def batches(self, packed: list[dict], batch_size: int) -> Iterable[dict]:
         from fovea.data.collate import default_collate
         if batch_size < 1:
@@ -484,10 +490,11 @@ def _task_of(model: Any) -> str:
 def inference_model(model: Any, images: ImageInput | Sequence[ImageInput], *args: Any, **kwargs: Any) -> Any:
     """Run the inferencer that fits the model's task on ``images``.
 
-    ``model`` is an index name, shipped config name, config file or built model. Keyword arguments
-    the inferencer's constructor takes (``pretrained``, ``device``, ``classes``, ``prototype``...) go
-    to it; the rest (``batch_size``, ``topk``) to the call. Returns one result per image (a single
-    result when one image was given).
+    ``model`` is an index name, shipped config name, config file or built model. Further positional
+    arguments go to the call, after the images (a VQA question, a grounding text), as in MMPretrain.
+    Keyword arguments the inferencer's constructor takes (``pretrained``, ``device``, ``classes``,
+    ``prototype``...) go to it; the rest (``batch_size``, ``topk``) to the call. Returns one result per
+    image (a single result when one image was given).
     """
     import inspect
     task = _task_of(model)
@@ -498,7 +505,5 @@ def inference_model(model: Any, images: ImageInput | Sequence[ImageInput], *args
     init_keys = set(inspect.signature(cls.__init__).parameters)
     init_kw = {k: v for k, v in kwargs.items() if k in init_keys}
     call_kw = {k: v for k, v in kwargs.items() if k not in init_keys}
-    results = cls(model, *args, **init_kw)(images, **call_kw)
-    single = not isinstance(images, (list, tuple)) and not (isinstance(images, torch.Tensor) and images.ndim == 4) \
-        and not (isinstance(images, (str, os.PathLike)) and Path(images).is_dir())
-    return results[0] if single and len(results) == 1 else results
+    results = cls(model, **init_kw)(images, *args, **call_kw)
+    return results[0] if cls.is_single(images) and len(results) == 1 else results

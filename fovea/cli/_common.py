@@ -40,3 +40,40 @@ def print_metrics_table(metrics: dict, title: str = 'Metrics') -> None:
     for k, v in rows:
         print(f'| {k:<{w1}} | {v:>{w2}} |')
     print(line)
+
+
+def add_image_text_arguments(parser: argparse.ArgumentParser, what: str, text_flag: str | None = None) -> None:
+    """The arguments of the image-text inference commands (caption, vqa, ground): model, images,
+    ``--checkpoint``, ``--device``, ``--batch-size``, ``--out`` and, with ``text_flag`` (``--question``), the
+    texts that go with the images."""
+    if text_flag:
+        noun = text_flag.lstrip('-')
+        parser.add_argument(text_flag, nargs='+', required=True,
+                            help=f'one {noun} for every image, or one per image (in the order of the images)')
+    parser.add_argument('model', help=f'a {what} model: index name, shipped config name (configs/blip/...) or file')
+    parser.add_argument('images', nargs='+', help='image files or folders of images')
+    parser.add_argument('--checkpoint', help='weights: Salesforce BLIP, MMPretrain, transformers or fovea checkpoint')
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--device', help="'cpu' or 'cuda' (default: cuda when available)")
+    parser.add_argument('--out', help='write the results to this JSON file')
+
+
+def run_image_text(args: argparse.Namespace, inferencer_cls, call, line) -> int:
+    """Build ``inferencer_cls`` from the common arguments, run ``call(inferencer)``, print ``line(result)`` per
+    result and write them to ``--out`` (tensors as lists)."""
+    import json
+
+    inferencer = inferencer_cls(args.model, pretrained=args.checkpoint or None, device=args.device)
+    if not args.checkpoint:
+        print('Warning: no --checkpoint given: the results come from randomly initialised weights.')
+    results = call(inferencer)
+    records = []
+    for i, res in enumerate(results):
+        print(f"{res.get('img_path', f'image {i}')}: {line(res)}")
+        records.append({k: (v.tolist() if hasattr(v, 'tolist') else v) for k, v in res.items()})
+    if args.out:
+        from fovea.utils.io import atomic_write_text
+        atomic_write_text(args.out, json.dumps({'model': args.model, 'checkpoint': args.checkpoint,
+                                                'results': records}, indent=1))
+        print(f'Wrote {args.out}')
+    return 0

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-__all__ = ['to_pil', 'draw_text_panel', 'make_grid', 'overlay_heatmap', 'save_png', 'jet_colormap']
+__all__ = ['to_pil', 'draw_text_panel', 'make_grid', 'overlay_heatmap', 'save_png', 'jet_colormap', 'draw_boxes']
 
 
 def to_pil(img, min_side: int = 0):
@@ -112,6 +112,25 @@ def overlay_heatmap(img, heatmap: np.ndarray, alpha: float = 0.5):
     colour = jet_colormap(hm.astype(np.float32) / 255.0)
     blended = (1 - alpha) * np.asarray(base, dtype=np.float32) + alpha * colour.astype(np.float32)
     return Image.fromarray(np.clip(blended, 0, 255).astype(np.uint8))
+
+
+def draw_boxes(img, boxes, labels: Sequence[str] | None = None, colour: str = 'lime', width: int = 3,
+               font_size: int = 14):
+    """The image with boxes (N, 4: x1 y1 x2 y2 in its pixels) outlined and each label written above its box
+    (inside it where the box touches the top), as a PIL RGB image."""
+    from PIL import ImageDraw
+    out = to_pil(img)
+    draw = ImageDraw.Draw(out)
+    font = _font(font_size)
+    boxes = torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4).tolist()
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        draw.rectangle([x1, y1, x2, y2], outline=colour, width=width)
+        if labels and i < len(labels) and labels[i]:
+            left, top, right, bottom = draw.textbbox((0, 0), labels[i], font=font)
+            ty = y1 - (bottom - top) - 6 if y1 - (bottom - top) - 6 >= 0 else y1 + width
+            draw.rectangle([x1, ty, x1 + right - left + 6, ty + bottom - top + 6], fill=colour)
+            draw.text((x1 + 3 - left, ty + 3 - top), labels[i], fill='black', font=font)
+    return out
 
 
 def save_png(image, path: str | os.PathLike) -> Path:
