@@ -171,6 +171,37 @@ def _in_comment(text: str, pos: int) -> bool:
     return False
 
 
+# OpenMMLab packages a config file may import from (MMPretrain's replknet-31B_in1k.py imports
+# build_classifier for its `if __name__ == '__main__'` block); fovea reads such files without them
+_OPENMMLAB = ('mmpretrain', 'mmcls', 'mmengine', 'mmcv')
+
+
+class _MissingImport:
+    """What a config's ``from mmpretrain... import name`` gives where that package is not installed: using
+    it is a ConfigError (the config itself is fine as long as only code under ``__main__`` uses it)."""
+
+    def __init__(self, name: str, filename: Path):
+        self.name, self.filename = name, filename
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConfigError(f'{self.filename} uses {self.name}, which it imports from a package that is not installed; '
+                          f'fovea reads the config without it, but cannot run that code.')
+
+
+def _stand_in_for_missing_import(node: ast.stmt) -> ast.stmt:
+    """``from mmpretrain.x import a`` -> ``a = __fovea_missing__('mmpretrain.x.a')`` when mmpretrain is absent."""
+    if not (isinstance(node, ast.ImportFrom) and node.module and node.module.split('.')[0] in _OPENMMLAB):
+        return node
+    import importlib.util
+    if importlib.util.find_spec(node.module.split('.')[0]) is not None:
+        return node
+    stand_in = ast.Assign(
+        targets=[ast.Tuple([ast.Name(a.asname or a.name, ast.Store()) for a in node.names], ast.Store())],
+        value=ast.Tuple([ast.Call(ast.Name('__fovea_missing__', ast.Load()), [ast.Constant(f'{node.module}.{a.name}')],
+                                  []) for a in node.names], ast.Load()))
+    return ast.copy_location(stand_in, node)
+
+
 def _read_file(filename: Path, base: dict) -> dict:
     """Read one config file into a plain dict; ``base`` is its merged bases (for references; a Python
     file's assignments to ``_base_.x.y`` change it in place)."""
@@ -185,11 +216,14 @@ def _read_file(filename: Path, base: dict) -> dict:
             # the file's own `_base_ = [...]` was read by _peek_bases; drop it so `_base_.x` reads the bases
             tree.body = [n for n in tree.body if not (isinstance(n, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == BASE_KEY for t in n.targets))]
+            tree.body = [_stand_in_for_missing_import(n) for n in tree.body]
+            ast.fix_missing_locations(tree)
             code = compile(tree, str(filename), 'exec')
         except SyntaxError as exc:
             raise ConfigError(f'Syntax error in config {filename}, line {exc.lineno}: {exc.msg}. '
                               f'Fix the line: {(exc.text or "").strip()!r}') from None
-        namespace: dict[str, Any] = {'__file__': str(filename), '__name__': '__fovea_config__'}
+        namespace: dict[str, Any] = {'__file__': str(filename), '__name__': '__fovea_config__',
+                                     '__fovea_missing__': lambda name: _MissingImport(name, filename)}
         if base:
             namespace[BASE_KEY] = ConfigDict(base)
         try:
@@ -205,7 +239,7 @@ def _read_file(filename: Path, base: dict) -> dict:
             base.update(_unwrap(view))
         out = {}
         for k, v in namespace.items():
-            if k.startswith('__') or isinstance(v, (types.ModuleType, types.FunctionType, type)):
+            if k.startswith('__') or isinstance(v, (types.ModuleType, types.FunctionType, type, _MissingImport)):
                 continue
             if k == BASE_KEY and isinstance(v, ConfigDict):
                 continue  # the injected view of the bases, not the file's own _base_ list

@@ -4,7 +4,8 @@ Any module with a ``switch_to_deploy()`` method (RepVGG blocks and backbones, an
 MobileOne-style models) is switched. :func:`reparameterize_checkpoint` does it to a checkpoint:
 it builds the model from the config (given, or the one stored in a fovea checkpoint), loads the
 weights, switches, checks that the outputs did not change, and saves a checkpoint whose config has
-``deploy=True`` on every switched component so that it loads back into the deploy form.
+``deploy=True`` (or the component's ``deploy_argument``) on every switched component so that it loads back
+into the deploy form.
 """
 from __future__ import annotations
 
@@ -47,15 +48,17 @@ def _config_of(ckpt: dict, ckpt_path: str, config: Any) -> Any:
 
 
 def _set_deploy(model_cfg: dict, model: nn.Module, switched: list[str]) -> None:
-    """Set ``deploy=True`` in the config entries of the switched components."""
+    """Set ``deploy=True`` in the config entries of the switched components (or the argument a component
+    names in ``deploy_argument``: RepLKNet's ``small_kernel_merged``)."""
     for name in switched:
+        key = getattr(model.get_submodule(name), 'deploy_argument', 'deploy')
         node: Any = model_cfg
         for part in (name.split('.') if name else []):
             node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict):
-            node['deploy'] = True
+            node[key] = True
         elif name == '':
-            model_cfg['deploy'] = True
+            model_cfg[key] = True
 
 
 @torch.no_grad()

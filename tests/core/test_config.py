@@ -80,6 +80,28 @@ def test_assigning_to_a_base_value_changes_it_as_it_was_then(cfg_tree):
     assert cfg.model.head == {'type': 'LinearClsHead', 'num_classes': 10, 'in_channels': 512}
 
 
+def test_an_openmmlab_import_of_a_missing_package_does_not_stop_the_config(cfg_tree, monkeypatch):
+    """MMPretrain's replknet-31B_in1k.py imports build_classifier for its `__main__` block."""
+    import importlib.util
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None if name == 'mmpretrain' else find_spec(name, *a))
+    child = write(cfg_tree / 'child.py', """
+        from mmpretrain.models import build_classifier, build_backbone as bb
+        model = dict(type='ResNet', depth=18)
+        if __name__ == '__main__':
+            build_classifier(model)
+    """)
+    cfg = Config.fromfile(child)
+    assert cfg.to_dict() == {'model': {'type': 'ResNet', 'depth': 18}}
+    used = write(cfg_tree / 'used.py', """
+        from mmpretrain.models import build_classifier
+        model = build_classifier(dict(type='ResNet'))
+    """)
+    with pytest.raises(ConfigError, match='uses mmpretrain.models.build_classifier, which it imports from a package '
+                                          'that is not installed'):
+        Config.fromfile(used)
+
+
 def test_bad_base_reference_names_the_key(cfg_tree):
     child = write(cfg_tree / 'child.py', """
         _base_ = ['_base_/model.py']

@@ -60,6 +60,8 @@ CASES: dict[str, tuple[dict, int]] = {
     'MobileOne': (dict(arch=dict(num_blocks=[1, 1, 2, 1], width_factor=[0.25, 0.25, 0.25, 0.25],
                                  num_conv_branches=[2, 1, 1, 1], num_se_blocks=[0, 0, 1, 1]),
                        out_indices=(0, 1, 2, 3), frozen_stages=1), 64),
+    'RepLKNet': (dict(arch=dict(large_kernel_sizes=[5, 5, 3, 3], layers=[1, 1, 1, 1], channels=[8, 8, 16, 16],
+                                small_kernel=3, dw_ratio=1), out_indices=(0, 1, 2, 3), frozen_stages=1), 64),
     'ConvMixer': (dict(arch=dict(embed_dims=16, depth=2, patch_size=4, kernel_size=3), out_indices=(0, 1)), 32),
     'VAN': (dict(arch='tiny', out_indices=(0, 1, 2, 3)), 64),
     'MlpMixer': (dict(arch=dict(embed_dims=32, num_layers=2, tokens_mlp_dims=16, channels_mlp_dims=64), img_size=32,

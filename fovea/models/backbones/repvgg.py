@@ -10,7 +10,7 @@ from torch import nn
 from fovea.models.backbones.base import BaseBackbone
 from fovea.models.layers.conv import ConvModule, build_activation_layer, build_conv_layer, build_norm_layer
 from fovea.models.layers.freeze import freeze_module
-from fovea.models.layers.reparam import conv_bn, fuse_conv_bn, fused_conv, identity_kernel, pad_kernel
+from fovea.models.layers.reparam import check_batch_norm, conv_bn, fuse_conv_bn, fused_conv, identity_kernel, pad_kernel
 from fovea.models.layers.se import SELayer
 from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, ConfigKeyError, ConfigTypeError, did_you_mean
@@ -85,8 +85,7 @@ class RepVGGBlock(nn.Module):
         """Replace the training branches by their equivalent single 3x3 convolution, in place."""
         if self.deploy:
             return
-        if self.norm_cfg.get('type') not in ('BN', 'BN2d', 'SyncBN'):
-            raise ConfigError(f"RepVGG re-parameterisation needs batch norm; norm_cfg is {self.norm_cfg}.")
+        check_batch_norm(self.norm_cfg, 'RepVGG')
         weight, bias = self.reparameterize()
         self.branch_reparam = fused_conv(self.branch_3x3.conv, weight, bias, self.conv_cfg)
         del self.branch_3x3, self.branch_1x1, self.branch_norm

@@ -12,7 +12,9 @@ from torch import nn
 
 from fovea.models.layers.conv import build_conv_layer, build_norm_layer
 
-__all__ = ['conv_bn', 'fuse_conv_bn', 'identity_kernel', 'pad_kernel', 'fused_conv']
+from fovea.utils.errors import ConfigError
+
+__all__ = ['conv_bn', 'fuse_conv_bn', 'identity_kernel', 'pad_kernel', 'fused_conv', 'check_batch_norm']
 
 
 def conv_bn(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
@@ -55,3 +57,9 @@ def fused_conv(like: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor, conv_c
     conv.weight.data.copy_(weight)
     conv.bias.data.copy_(bias)
     return conv
+
+
+def check_batch_norm(norm_cfg: dict, family: str) -> None:
+    """Folding needs batch norm (its eval-mode affine map); say so for any other norm."""
+    if norm_cfg.get('type') not in ('BN', 'BN2d', 'SyncBN'):
+        raise ConfigError(f'{family} re-parameterisation needs batch norm; norm_cfg is {norm_cfg}.')

@@ -1,0 +1,3 @@
+# the re-parameterised form (lkb_reparam in every block): loads deploy checkpoints
+_base_ = ['../replknet-XL_32xb64_in1k-320px.py']
+model = dict(backbone=dict(small_kernel_merged=True))
