@@ -31,12 +31,12 @@ __all__ = ['convert_blip', 'blip_layout', 'TEXT_PARTS']
 
 StateDict = dict
 
-#: per fovea model class: checkpoint prefix (Salesforce / transformers) -> fovea prefix. blip-tasks' models
-#: add their rows here (BlipVQA: 'text_encoder.' -> 'multimodal_backbone.', 'text_decoder.' -> its head's decoder).
+#: per fovea model class: checkpoint prefix (Salesforce / transformers) -> fovea prefix
 TEXT_PARTS: dict[str, dict[str, str]] = {
     'BlipCaption': {'text_decoder.': 'seq_gen_head.decoder.'},
     'BlipRetrieval': {'text_encoder.': 'text_backbone.', 'vision_proj.': 'vision_neck.', 'text_proj.': 'text_neck.',
                       'itm_head.': 'multimodal_head.fc.', 'temp': 'temp'},
+    'BlipVQA': {'text_encoder.': 'multimodal_backbone.', 'text_decoder.': 'vqa_head.decoder.'},
 }
 #: where each fovea model keeps its image encoder
 VISION_PREFIX = {'BlipCaption': 'visual_encoder.'}

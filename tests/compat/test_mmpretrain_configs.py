@@ -31,11 +31,7 @@ BROKEN_UPSTREAM = {'resnet/resnet50_8xb32-cutmix_in1k.py': 'BatchCutMix (MMClass
 
 # configs whose model needs a component fovea does not have yet (name prefix -> what is missing);
 # they must fail with ConfigKeyError's "does not implement yet", never build something else
-NOT_IN_FOVEA_YET = {'mae/mae_hivit-': 'the HiViT backbone (MAEHiViT)',
-                    # BLIP's task models (issue 14, blip-tasks): drop these rows when they land
-                    'blip/blip-base_8xb16_refcoco': 'BlipGrounding', 'blip/blip-base_8xb32_nlvr': 'BlipNLVR',
-                    'blip/blip-base_8xb32_ocrvqa': 'BlipVQA', 'blip/blip-base_8xb32_okvqa': 'BlipVQA',
-                    'blip/blip-base_8xb32_vqa': 'BlipVQA'}
+NOT_IN_FOVEA_YET = {'mae/mae_hivit-': 'the HiViT backbone (MAEHiViT)'}
 
 # metafile figures that are not the model its config builds; checked against the corrected figure
 PUBLISHED_FIXES = {
@@ -173,7 +169,7 @@ def _drop_pretrained(cfg):
 # shipped families written from MMPretrain's files: resolved, they must give MMPretrain's settings
 MIRRORED = {'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': (), 'poolformer': (),
             'riformer': (), 'mlp_mixer': (), 'van': ('model',), 'deit3': (), 'hivit': (), 'xcit': (), 'mobileone': (),
-            'efficientnet_v2': (), 'replknet': ()}
+            'efficientnet_v2': (), 'replknet': (), 'blip': ()}
 # regnet: fovea's coslr base warms up per iteration. van: MMPretrain's van_base/van_large model files drop
 # the tiny/small init_cfg and Mixup/CutMix that the VAN recipe uses for every size; fovea keeps them
 _RECIPE_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'optim_wrapper', 'param_scheduler',

@@ -37,7 +37,24 @@ MAX_LOGIT_SCALE = math.log(100)
 @MODELS.register_module()
 class MultiModalDataPreprocessor(ClsDataPreprocessor):
     """MMPretrain's preprocessor name for multimodal models: images as :class:`ClsDataPreprocessor`
-    (mean/std on the 0-255 scale, ``to_rgb``); texts stay in the DataSamples' ``text`` field."""
+    (mean/std on the 0-255 scale, ``to_rgb``); texts stay in the DataSamples' ``text`` field.
+
+    Image pairs (NLVR) and clips come as (B, T, C, H, W) batches (each of the B * T images preprocessed)
+    or lists of T (B, C, H, W) batches (returned as such); a batch without images (``inputs`` missing or
+    None) passes through as None, so the model names what is missing."""
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        inputs = data.get('inputs')
+        if inputs is None:
+            return {'inputs': None, 'data_samples': self.cast(data.get('data_samples'))}
+        if isinstance(inputs, torch.Tensor) and inputs.ndim == 5:
+            b, t = inputs.shape[:2]
+            out = super().forward(dict(data, inputs=inputs.flatten(0, 1)), training)
+            return dict(out, inputs=out['inputs'].unflatten(0, (b, t)))
+        if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].ndim == 4:
+            views = [super(MultiModalDataPreprocessor, self).forward(dict(data, inputs=v), training) for v in inputs]
+            return dict(views[0], inputs=[v['inputs'] for v in views])
+        return super().forward(data, training)
 
 
 @MODELS.register_module()
