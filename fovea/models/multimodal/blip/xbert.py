@@ -349,8 +349,9 @@ class BertEncoder(nn.Module):
 
 
 def _padding_mask(mask: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
-    """(B, L) 1/0 -> additive (B, 1, 1, L); (B, Lq, L) -> (B, 1, Lq, L); None stays None."""
-    if mask is None:
+    """(B, L) 1/0 -> additive (B, 1, 1, L); (B, Lq, L) -> (B, 1, Lq, L); None (or all ones: attention
+    then runs without a mask, on the faster kernels) -> None."""
+    if mask is None or bool(mask.all()):
         return None
     mask = mask[:, None, None, :] if mask.dim() == 2 else mask[:, None]
     return (1.0 - mask.to(dtype)) * MASK_VALUE
