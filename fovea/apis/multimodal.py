@@ -1,4 +1,4 @@
-"""Inference with image-text models (CLIP): zero-shot classification of images from class names, and
+"""Inference with image-text models (CLIP, Chinese CLIP): zero-shot classification of images from class names, and
 retrieval between texts and images (MMPretrain's inferencer names and arguments)."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ __all__ = ['ZeroShotClassificationInferencer', 'TextToImageRetrievalInferencer',
 def _check_clip(model) -> None:
     if not hasattr(model, 'extract_text_feat') or not hasattr(model, 'extract_image_feat'):
         raise ConfigError(f'{type(model).__name__} is not an image-text model: zero-shot classification and '
-                          f'text/image retrieval need a CLIP model (configs/clip/).')
+                          f'text/image retrieval need a CLIP model (configs/clip/, configs/chinese_clip/).')
 
 
 class ZeroShotClassificationInferencer(ImageClassificationInferencer):
@@ -149,5 +149,5 @@ class ImageToTextRetrievalInferencer(ImageClassificationInferencer):
         return out
 
 
-for _task in ('CLIP', 'CLIPZeroShot', 'Zero-Shot Classification'):
+for _task in ('CLIP', 'CLIPZeroShot', 'ChineseCLIP', 'Zero-Shot Classification'):
     register_inferencer(_task, ZeroShotClassificationInferencer)

@@ -1,4 +1,5 @@
-"""fovea zero-shot MODEL --classes NAME... IMAGE...: classify images into classes named on the command line (CLIP)."""
+"""fovea zero-shot MODEL --classes NAME... IMAGE...: classify images into classes named on the command line (CLIP,
+Chinese CLIP)."""
 from __future__ import annotations
 
 COMMAND = 'zero-shot'
@@ -6,14 +7,16 @@ HELP = 'zero-shot classify images (files or folders) into named classes with a C
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument('model', help='a CLIP config (shipped name such as clip_vit-base-p32_openai, or a file)')
+    parser.add_argument('model', help='a CLIP or Chinese CLIP config (shipped name such as clip_vit-base-p32_openai or '
+                                      'cn-clip_vit-base-p16_zeroshot-cls_cifar100, or a file)')
     parser.add_argument('images', nargs='+', help='image files or folders of images')
     parser.add_argument('--classes', nargs='+', required=True,
                         help="class names ('cat' 'golden retriever' ...), or one text file with a name per line")
     parser.add_argument('--templates', nargs='+', default=None,
                         help="prompt templates with {} for the class name, or a set name: openai_imagenet, "
-                             "openai_cifar100, vanilla (default: the config's text_prompt)")
-    parser.add_argument('--checkpoint', help='weights: OpenAI .pt, open_clip or MMPretrain checkpoint, or fovea\'s')
+                             "openai_cifar100, vanilla (Chinese CLIP: openai) (default: the config's text_prompt)")
+    parser.add_argument('--checkpoint', help='weights: OpenAI .pt, open_clip or MMPretrain checkpoint, or fovea\'s '
+                                             '(Chinese CLIP: OFA-Sys, MMPretrain or transformers)')
     parser.add_argument('--topk', type=int, default=5)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--device', help="'cpu' or 'cuda' (default: cuda when available)")

@@ -19,7 +19,7 @@ from torch import nn
 
 from fovea.models.weights import register_converter
 
-__all__ = ['convert_openai_clip', 'is_clip_state_dict']
+__all__ = ['convert_openai_clip', 'is_clip_state_dict', 'openai_visual']
 
 StateDict = dict
 
@@ -52,8 +52,9 @@ def _vit_key(k: str) -> str:
     return k
 
 
-def _visual(sd: StateDict) -> StateDict:
-    """The image tower in fovea's names (keys without the ``visual.`` prefix); ``proj`` kept as is."""
+def openai_visual(sd: StateDict) -> StateDict:
+    """An OpenAI-layout ``visual.`` image tower (OpenAI, open_clip, OFA-Sys Chinese CLIP) in fovea's names (keys
+    without the ``visual.`` prefix); ``visual.proj`` left out."""
     vit = 'visual.class_embedding' in sd
     out = {}
     for k, v in sd.items():
@@ -79,7 +80,7 @@ def convert_openai_clip(sd: StateDict, model: nn.Module) -> StateDict | None:
         return None
     sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()
           if k.split('.')[-1] not in _SETTINGS}
-    visual = _visual(sd)
+    visual = openai_visual(sd)
     from fovea.models.multimodal.clip import CLIP
     if not isinstance(model, CLIP):
         from fovea.convert.vision_transformer import target_prefixes

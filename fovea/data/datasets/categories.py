@@ -3,7 +3,8 @@
 ImageNet names are the WordNet synonyms of each synset, in the sorted-wnid order of the
 official class folders."""
 
-__all__ = ['IMAGENET_CATEGORIES', 'CUB_CATEGORIES', 'CIFAR10_CATEGORIES', 'CIFAR100_CATEGORIES', 'VOC2007_CATEGORIES',
+__all__ = ['IMAGENET_CATEGORIES', 'CUB_CATEGORIES', 'CIFAR10_CATEGORIES', 'CIFAR100_CATEGORIES', 'CIFAR100_CATEGORIES_CN',
+           'VOC2007_CATEGORIES',
            'MNIST_CATEGORIES', 'FASHIONMNIST_CATEGORIES']
 
 IMAGENET_CATEGORIES = (
@@ -1123,6 +1124,17 @@ CIFAR100_CATEGORIES = (
     'wolf',
     'woman',
     'worm',
+)
+
+#: CIFAR-100's classes in Chinese, in label order (Chinese CLIP's zero-shot class names, as MMPretrain's)
+CIFAR100_CATEGORIES_CN = (
+    '苹果', '水族馆鱼', '婴儿', '熊', '河狸', '床', '蜜蜂', '甲虫', '自行车', '瓶子', '碗', '小男孩', '桥', '公共汽车', '蝴蝶', '骆驼',
+    '易拉罐', '城堡', '毛毛虫', '牛', '椅子', '猩猩', '钟', '白云', '蟑螂', '沙发', '螃蟹', '鳄鱼', '杯子', '恐龙', '海豚', '大象',
+    '比目鱼', '森林', '狐狸', '小女孩', '仓鼠', '屋子', '袋鼠', '键盘', '台灯', '割草机', '猎豹', '狮子', '蜥蜴', '龙虾', '男人', '枫树',
+    '摩托车', '山', '老鼠', '蘑菇', '橡树', '橙子橘子', '兰花', '水獭', '棕榈树', '梨', '皮卡车', '松树', '田野', '盘子', '罂粟', '豪猪',
+    '负鼠', '兔子', '浣熊', '鳐鱼', '公路', '火箭', '玫瑰', '大海', '海豹', '鲨鱼', '尖嘴小鼠', '臭鼬', '摩天大楼', '蜗牛', '蛇', '蜘蛛',
+    '松鼠', '电车', '向日葵', '甜椒', '桌子', '坦克', '电话', '电视', '老虎', '拖拉机', '火车', '鳟鱼', '郁金香', '乌龟', '衣柜', '鲸鱼',
+    '柳树', '狼', '女人', '蠕虫',
 )
 
 VOC2007_CATEGORIES = (

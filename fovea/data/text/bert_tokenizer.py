@@ -71,7 +71,7 @@ def find_vocab(name_or_path: str | os.PathLike = DEFAULT_NAME) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _build_backend(vocab_file: str, lowercase: bool):
+def _build_backend(vocab_file: str, lowercase: bool, added_tokens: tuple[str, ...] = BLIP_TOKENS):
     tk = require('tokenizers', 'multimodal', 'the BLIP tokenizer')
     try:
         lines = Path(vocab_file).read_text(encoding='utf-8').splitlines()
@@ -91,7 +91,7 @@ def _build_backend(vocab_file: str, lowercase: bool):
     tok.pre_tokenizer = tk.pre_tokenizers.BertPreTokenizer()
     tok.decoder = tk.decoders.WordPiece(prefix='##', cleanup=True)
     specials = [t for t in ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]') if t in vocab]
-    tok.add_special_tokens(specials + list(BLIP_TOKENS))
+    tok.add_special_tokens(specials + list(added_tokens))
     return tok
 
 
@@ -116,6 +116,8 @@ class BlipTokenizer:
         vocab_file: the ``vocab.txt`` (takes precedence over ``name_or_path``).
         do_lower_case: lower-case and strip accents (uncased vocabularies; default: unless the name says
             'cased' without 'uncased').
+        added_tokens: tokens added after the vocabulary (BLIP's ``[DEC]``, ``[ENC]``; ``()`` for a plain BERT
+            tokenizer, whose ``bos_token_id``/``enc_token_id`` are then None).
 
     Attributes (``transformers``' names): ``pad_token_id``, ``unk_token_id``, ``cls_token_id``, ``sep_token_id``,
     ``mask_token_id`` (None without ``[MASK]``), ``bos_token_id`` (``[DEC]``), ``enc_token_id`` (``[ENC]``),
@@ -123,12 +125,12 @@ class BlipTokenizer:
     """
 
     def __init__(self, name_or_path: str | os.PathLike = DEFAULT_NAME, vocab_file: str | os.PathLike | None = None,
-                 do_lower_case: bool | None = None):
+                 do_lower_case: bool | None = None, added_tokens: Sequence[str] = BLIP_TOKENS):
         self.vocab_file = find_vocab(vocab_file if vocab_file is not None else name_or_path)
         if do_lower_case is None:
             label = str(name_or_path).lower()
             do_lower_case = 'uncased' in label or 'cased' not in label
-        self._backend = _build_backend(str(self.vocab_file.resolve()), bool(do_lower_case))
+        self._backend = _build_backend(str(self.vocab_file.resolve()), bool(do_lower_case), tuple(added_tokens))
         ids = self._backend.token_to_id
         self.pad_token_id, self.unk_token_id = ids('[PAD]'), ids('[UNK]')
         self.cls_token_id, self.sep_token_id, self.mask_token_id = ids('[CLS]'), ids('[SEP]'), ids('[MASK]')

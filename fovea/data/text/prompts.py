@@ -2,7 +2,8 @@
 
 Templates are format strings with one ``{}`` for the class name. The lists are facts from OpenAI's
 CLIP release (the 80 ImageNet templates, the 18 CIFAR templates, the 7-template ImageNet subset, and
-the cleaned ImageNet class names of its zero-shot notebook), as open_clip and MMPretrain use them.
+the cleaned ImageNet class names of its zero-shot notebook), as open_clip and MMPretrain use them, and
+Chinese CLIP's Chinese templates (MMPretrain's ``ChineseCLIP`` prompt set 'openai').
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Sequence
 from fovea.utils.errors import ConfigError
 
 __all__ = ['OPENAI_IMAGENET_TEMPLATES', 'OPENAI_CIFAR_TEMPLATES', 'OPENAI_IMAGENET_TEMPLATES_SUB',
-           'IMAGENET_SIMPLE_CATEGORIES', 'PROMPT_SETS', 'resolve_templates', 'resolve_classes']
+           'IMAGENET_SIMPLE_CATEGORIES', 'CHINESE_CLIP_TEMPLATES', 'PROMPT_SETS', 'resolve_templates',
+           'resolve_classes']
 
 OPENAI_IMAGENET_TEMPLATES = (
     'a bad photo of a {}.',
@@ -277,6 +279,33 @@ IMAGENET_SIMPLE_CATEGORIES = (
     'earth star fungus', 'hen of the woods mushroom', 'bolete', 'corn cob', 'toilet paper',
 )
 
+#: Chinese CLIP's zero-shot templates (Chinese versions of OpenAI's; the repeats of the list are kept, they weigh in the average)
+CHINESE_CLIP_TEMPLATES = (
+    '{}的照片', '质量差的{}的照片', '许多{}的照片', '{}的雕塑', '难以看到{}的照片', '{}的低分辨率照片', '{}的渲染', '涂鸦{}', '{}的糟糕照片',
+    '{}的裁剪照片', '{}的纹身', '{}的刺绣照片', '很难看到{}的照片', '{}的明亮照片', '一张干净的{}的照片', '一张包含{}的照片', '{}的深色照片',
+    '{}的手绘画', '我的{}的照片', '不自然的{}的照片', '一张酷的{}的照片', '{}的特写照片', '{}的黑白照片', '一幅{}的画', '一幅{}的绘画',
+    '一张{}的像素照片', '{}的雕像', '一张{}的明亮照片', '{}的裁剪照片', '人造的{}的照片', '一张关于{}的照片', '损坏的{}的jpeg照片', '{}的模糊照片',
+    '{}的相片', '一张{}的好照片', '{}的渲染照', '视频游戏中的{}', '一张{}的照片', '{}的涂鸦', '{}的近距离照片', '{}的折纸', '{}在视频游戏中',
+    '{}的草图', '{}的涂鸦照', '{}的折纸形状', '低分辨率的{}的照片', '玩具{}', '{}的副本', '{}的干净的照片', '一张大{}的照片', '{}的重现',
+    '一张漂亮的{}的照片', '一张奇怪的{}的照片', '模糊的{}的照片', '卡通{}', '{}的艺术作品', '{}的素描', '刺绣{}', '{}的像素照', '{}的拍照',
+    '{}的损坏的照片', '高质量的{}的照片', '毛绒玩具{}', '漂亮的{}的照片', '小{}的照片', '照片是奇怪的{}', '漫画{}', '{}的艺术照', '{}的图形',
+    '大{}的照片', '黑白的{}的照片', '{}毛绒玩具', '一张{}的深色照片', '{}的摄影图', '{}的涂鸦照', '玩具形状的{}', '拍了{}的照片', '酷酷的{}的照片',
+    '照片里的小{}', '{}的刺青', '{}的可爱的照片', '一张{}可爱的照片', '{}可爱图片', '{}酷炫图片', '一张{}的酷炫的照片', '一张{}的酷炫图片', '这是{}',
+    '{}的好看照片', '一张{}的好看的图片', '{}的好看图片', '{}的照片。', '质量差的{}的照片。', '许多{}的照片。', '{}的雕塑。', '难以看到{}的照片。',
+    '{}的低分辨率照片。', '{}的渲染。', '涂鸦{}。', '{}的糟糕照片。', '{}的裁剪照片。', '{}的纹身。', '{}的刺绣照片。', '很难看到{}的照片。',
+    '{}的明亮照片。', '一张干净的{}的照片。', '一张包含{}的照片。', '{}的深色照片。', '{}的手绘画。', '我的{}的照片。', '不自然的{}的照片。',
+    '一张酷的{}的照片。', '{}的特写照片。', '{}的黑白照片。', '一幅{}的画。', '一幅{}的绘画。', '一张{}的像素照片。', '{}的雕像。', '一张{}的明亮照片。',
+    '{}的裁剪照片。', '人造的{}的照片。', '一张关于{}的照片。', '损坏的{}的jpeg照片。', '{}的模糊照片。', '{}的相片。', '一张{}的好照片。',
+    '{}的渲染照。', '视频游戏中的{}。', '一张{}的照片。', '{}的涂鸦。', '{}的近距离照片。', '{}的折纸。', '{}在视频游戏中。', '{}的草图。',
+    '{}的涂鸦照。', '{}的折纸形状。', '低分辨率的{}的照片。', '玩具{}。', '{}的副本。', '{}的干净的照片。', '一张大{}的照片。', '{}的重现。',
+    '一张漂亮的{}的照片。', '一张奇怪的{}的照片。', '模糊的{}的照片。', '卡通{}。', '{}的艺术作品。', '{}的素描。', '刺绣{}。', '{}的像素照。',
+    '{}的拍照。', '{}的损坏的照片。', '高质量的{}的照片。', '毛绒玩具{}。', '漂亮的{}的照片。', '小{}的照片。', '照片是奇怪的{}。', '漫画{}。',
+    '{}的艺术照。', '{}的图形。', '大{}的照片。', '黑白的{}的照片。', '{}毛绒玩具。', '一张{}的深色照片。', '{}的摄影图。', '{}的涂鸦照。',
+    '玩具形状的{}。', '拍了{}的照片。', '酷酷的{}的照片。', '照片里的小{}。', '{}的刺青。', '{}的可爱的照片。', '一张{}可爱的照片。', '{}可爱图片。',
+    '{}酷炫图片。', '一张{}的酷炫的照片。', '一张{}的酷炫图片。', '这是{}。', '{}的好看照片。', '一张{}的好看的图片。', '{}的好看图片。',
+    '一种叫{}的花的照片', '一种叫{}的食物的照片', '{}的卫星照片',
+)
+
 #: names MMPretrain configs use for ``text_prompt``
 PROMPT_SETS = {
     'openai_imagenet': OPENAI_IMAGENET_TEMPLATES,
@@ -287,13 +316,14 @@ PROMPT_SETS = {
 }
 
 
-def resolve_templates(prompt: str | Sequence[str]) -> tuple[str, ...]:
-    """A prompt-set name (:data:`PROMPT_SETS`) or a list of templates with one ``{}`` each."""
+def resolve_templates(prompt: str | Sequence[str], sets: dict[str, Sequence[str]] | None = None) -> tuple[str, ...]:
+    """A prompt-set name (of ``sets``, default :data:`PROMPT_SETS`) or a list of templates with one ``{}`` each."""
+    sets = PROMPT_SETS if sets is None else sets
     if isinstance(prompt, str) and '{' not in prompt:
-        if prompt not in PROMPT_SETS:
-            raise ConfigError(f'Unknown text_prompt {prompt!r}; use one of {sorted(PROMPT_SETS)} or a list of '
+        if prompt not in sets:
+            raise ConfigError(f'Unknown text_prompt {prompt!r}; use one of {sorted(sets)} or a list of '
                               f"templates such as ['a photo of a {{}}.'].")
-        return tuple(PROMPT_SETS[prompt])
+        return tuple(sets[prompt])
     templates = (prompt,) if isinstance(prompt, str) else tuple(prompt)
     if not templates:
         raise ConfigError('The prompt template list is empty; give at least one template such as "a photo of a {}.".')
@@ -303,11 +333,12 @@ def resolve_templates(prompt: str | Sequence[str]) -> tuple[str, ...]:
     return templates
 
 
-def resolve_classes(prototype: str | Sequence[str]) -> tuple[str, ...]:
-    """Class names for prompts: 'imagenet', 'cifar10', 'cifar100' (underscores read as spaces) or a list."""
+def resolve_classes(prototype: str | Sequence[str], sets: dict[str, Sequence[str]] | None = None) -> tuple[str, ...]:
+    """Class names for prompts: a name of ``sets`` (default 'imagenet', 'cifar10', 'cifar100', underscores read
+    as spaces) or a list."""
     from fovea.data.datasets.categories import CIFAR10_CATEGORIES, CIFAR100_CATEGORIES
-    known = {'imagenet': IMAGENET_SIMPLE_CATEGORIES, 'cifar10': CIFAR10_CATEGORIES,
-             'cifar100': tuple(c.replace('_', ' ') for c in CIFAR100_CATEGORIES)}
+    known = sets if sets is not None else {'imagenet': IMAGENET_SIMPLE_CATEGORIES, 'cifar10': CIFAR10_CATEGORIES,
+                                           'cifar100': tuple(c.replace('_', ' ') for c in CIFAR100_CATEGORIES)}
     if isinstance(prototype, str):
         if prototype not in known:
             raise ConfigError(f'Unknown text_prototype {prototype!r}; use one of {sorted(known)} or a list of '

@@ -86,22 +86,42 @@ class AttentionPool2d(nn.Module):
         return self.c_proj(out.transpose(1, 2).reshape(B, C))
 
 
+#: blocks per stage of MMPretrain's ``depth`` argument (its Chinese CLIP configs)
+ARCH_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+
+
 @MODELS.register_module()
 class ModifiedResNet(nn.Module):
-    """CLIP's ResNet image tower (open_clip's arguments).
+    """CLIP's ResNet image tower (open_clip's arguments, or MMPretrain's).
 
     Args:
         layers: blocks per stage, e.g. (3, 4, 6, 3) for RN50, (3, 4, 23, 3) for RN101.
         output_dim: embedding width after attention pooling (1024 for RN50).
-        heads: attention-pooling heads (``width * 32 // 64`` in OpenAI's models).
+        heads: attention-pooling heads (default ``width * 32 // 64``, as OpenAI's models).
         image_size: the input size the pooling position embedding is built for.
         width: stem width (64 for RN50, 80 for RN50x4, ...).
+        depth / base_channels / input_size / num_attn_heads: MMPretrain's names (its ``ChineseCLIP`` configs) for
+            ``layers`` (50, 101 or 152), ``width``, ``image_size`` and ``heads``.
 
     ``forward(x)`` -> ``(embedding,)`` of shape (B, output_dim).
     """
 
-    def __init__(self, layers: Sequence[int], output_dim: int, heads: int, image_size: int = 224, width: int = 64):
+    def __init__(self, layers: Sequence[int] | None = None, output_dim: int = 1024, heads: int | None = None,
+                 image_size: int = 224, width: int = 64, depth: int | None = None, base_channels: int | None = None,
+                 input_size: int | None = None, num_attn_heads: int | None = None):
         super().__init__()
+        if depth is not None:
+            if depth not in ARCH_DEPTHS:
+                raise ConfigError(f'ModifiedResNet depth={depth} is not one of {sorted(ARCH_DEPTHS)}.')
+            if layers is not None and tuple(layers) != ARCH_DEPTHS[depth]:
+                raise ConfigError(f'ModifiedResNet: layers={layers!r} and depth={depth} disagree; give one of them.')
+            layers = ARCH_DEPTHS[depth]
+        if layers is None:
+            raise ConfigError('ModifiedResNet needs layers (blocks per stage, e.g. [3, 4, 6, 3]) or depth (50, 101, '
+                              '152).')
+        width = base_channels if base_channels is not None else width
+        image_size = input_size if input_size is not None else image_size
+        heads = num_attn_heads if num_attn_heads is not None else heads if heads is not None else width * 32 // 64
         if len(layers) != 4:
             raise ConfigError(f'ModifiedResNet layers must list 4 stages, got {layers!r}.')
         if image_size % 32:
