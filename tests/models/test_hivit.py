@@ -25,7 +25,8 @@ def test_published_params_and_macs(size, params, gmacs):
 
 
 def test_zoo_rows():
-    assert sorted(fovea.list_models('hivit*')) == sorted(f'hivit-{s}-p16_16xb64_in1k' for s in ('tiny', 'small', 'base'))
+    names = sorted(f'hivit-{s}-p16_16xb64_in1k' for s in ('tiny', 'small', 'base'))
+    assert sorted(fovea.list_models('hivit*')) == names
     model = fovea.get_model('hivit-tiny-p16_16xb64_in1k', backbone=dict(arch=TINY, img_size=64), head=dict(
         in_channels=64, num_classes=5))
     assert model(torch.randn(1, 3, 64, 64), mode='tensor').shape == (1, 5)

@@ -1,4 +1,4 @@
-"""MMPretrain 1.2.0's masked-image-modelling configs (configs/{mae,simmim,maskfeat}) run one training
+"""MMPretrain 1.2.0's masked-image-modelling configs (configs/{mae,simmim,maskfeat,itpn}) run one training
 step in fovea: their training pipeline (mask generators included) on a small synthetic image, the
 data preprocessor, ``train_step`` with an optimizer step, a finite loss. Images are shrunk so that
 the step is cheap (the architectures are the published ones: tests/compat checks their sizes);
@@ -27,6 +27,11 @@ CONFIGS = {
     'simmim/simmim_swin-base-w6_8xb256-amp-coslr-100e_in1k-192px.py': (64, False),
     'simmim/simmim_swin-large-w12_16xb128-amp-coslr-800e_in1k-192px.py': (64, True),
     'maskfeat/maskfeat_vit-base-p16_8xb256-amp-coslr-300e_in1k.py': (64, False),
+    'mae/mae_hivit-base-p16_8xb512-amp-coslr-400e_in1k.py': (32, True),
+    'mae/mae_hivit-large-p16_8xb512-amp-coslr-400e_in1k.py': (32, True),
+    'itpn/itpn-pixel_hivit-base-p16_8xb512-amp-coslr-400e_in1k.py': (32, True),    # HiViT: 11-40 s each
+    'itpn/itpn-pixel_hivit-large-p16_8xb512-amp-coslr-400e_in1k.py': (32, True),
+    'itpn/itpn-clip-b_hivit-base-p16_8xb256-amp-coslr-300e_in1k.py': (32, True),   # + CLIP ViT-B/16, random
 }
 
 
@@ -36,19 +41,24 @@ def _shrink(cfg: Config, size: int) -> None:
     bb = model['backbone']
     bb['img_size'] = size
     patch = bb.get('patch_size', 16 if 'ViT' in bb['type'] else 4)
-    if model['type'] == 'MAE':
+    if model['type'] in ('MAE', 'iTPN'):
         model['neck']['num_patches'] = (size // patch) ** 2
+    if model.get('target_generator'):
+        model['target_generator']['tokenizer_path'] = None     # random CLIP weights (no download)
     if model['type'] == 'SimMIM':
         bb['pad_small_map'] = True               # 64 px leaves maps smaller than the windows
     for t in cfg.train_dataloader['dataset']['pipeline']:
         if t['type'] == 'RandomResizedCrop':
             t['scale'] = size
+        elif t['type'] == 'RandomResizedCropAndInterpolationWithTwoPic':
+            t['size'] = t['second_size'] = size
         elif t['type'] == 'SimMIMMaskGenerator':
             t['input_size'] = size
         elif t['type'] == 'BEiTMaskGenerator':
             t['input_size'] = size // patch
             t['num_masking_patches'] = (size // patch) ** 2 // 4
             t['min_num_patches'] = 1
+            t['max_num_patches'] = None
 
 
 @pytest.mark.parametrize('name', [pytest.param(n, marks=pytest.mark.slow) if slow else n

@@ -53,8 +53,11 @@ class HiViTAttention(MultiheadAttention):
         if self.relative_position_bias_table is not None:
             nn.init.trunc_normal_(self.relative_position_bias_table, std=.02)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    def adapt_state_dict(self, state_dict: dict, prefix: str = '') -> None:
         state_dict.pop(prefix + 'relative_position_index', None)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        self.adapt_state_dict(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, rpe_index: bool | None = None) -> torch.Tensor:
@@ -269,12 +272,22 @@ class HiViT(BaseBackbone):
         if self.pos_embed is not None:
             nn.init.trunc_normal_(self.pos_embed, std=.02)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    def adapt_state_dict(self, state_dict: dict, prefix: str = '') -> None:
         state_dict.pop(prefix + 'relative_position_index', None)   # MMPretrain's unused copy of the index
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        self.adapt_state_dict(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def adapt_state_dict(self, state_dict: dict, prefix: str = '') -> None:
-        state_dict.pop(prefix + 'relative_position_index', None)
+    def stem(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Patch-embedded inner tokens (B, N, k, k, C') through the stem: ``(maps, tokens)``, ``maps`` what
+        enters each ``PatchMerge`` (finest first), ``tokens`` (B, N, embed_dims) one per patch."""
+        maps = []
+        for blk in self.stem_blocks:
+            if isinstance(blk, PatchMerge):
+                maps.append(x)
+            x = blk(x)
+        return maps, x[..., 0, 0, :]
 
     def position_embedding(self, hw: tuple[int, int]) -> torch.Tensor:
         """(1, h*w, C) absolute position embedding for an h x w patch grid (bicubic resize if it differs)."""
@@ -284,10 +297,7 @@ class HiViT(BaseBackbone):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         B, _, H, W = x.shape
         hw = (H // self.patch_embed.patch_size[0], W // self.patch_embed.patch_size[1])
-        x = self.patch_embed(x)
-        for blk in self.stem_blocks:
-            x = blk(x)
-        x = x[..., 0, 0, :]
+        _, x = self.stem(self.patch_embed(x))
         if self.ape:
             x = x + self.position_embedding(hw)
         x = self.pos_drop(x)

@@ -1,0 +1,7 @@
+# MAE on a HiViT-B/16, ImageNet-1k, 400 epochs (MMPretrain's recipe)
+_base_ = [
+    '../_base_/models/mae_hivit-base-p16.py',
+    '../_base_/datasets/imagenet_bs512_mae.py',
+    '../_base_/schedules/imagenet_bs4096_amp_adamw_mae_400e.py',
+    '../_base_/default_runtime.py',
+]
