@@ -199,32 +199,19 @@ class _EvalLoop:
         r.call_hook(f'before_{p}')
         r.call_hook(f'before_{p}_epoch')
         model.eval()
-        metrics = self._evaluate(model)
+        for idx, batch in enumerate(self.dataloader):
+            r.call_hook(f'before_{p}_iter', batch_idx=idx, data_batch=batch)
+            with r.autocast():
+                outputs = model.val_step(batch) if p == 'val' else model.test_step(batch)
+            self.evaluator.process(outputs, batch)
+            r.call_hook(f'after_{p}_iter', batch_idx=idx, data_batch=batch, outputs=outputs)
+        metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
         r.call_hook(f'after_{p}_epoch', metrics=metrics)
         r.call_hook(f'after_{p}')
         model.train(was_training)
         set_rng_state(rng)
         r.last_metrics[p] = metrics
         return metrics
-
-    def _each_batch(self, step) -> None:
-        """``step(batch) -> outputs`` for every batch of the loader, between the iteration hooks."""
-        r, p = self.runner, self.phase
-        for idx, batch in enumerate(self.dataloader):
-            r.call_hook(f'before_{p}_iter', batch_idx=idx, data_batch=batch)
-            outputs = step(batch)
-            r.call_hook(f'after_{p}_iter', batch_idx=idx, data_batch=batch, outputs=outputs)
-
-    def _evaluate(self, model) -> dict[str, Any]:
-        """The metrics over the loader, batch by batch."""
-        def step(batch):
-            with self.runner.autocast():
-                outputs = model.val_step(batch) if self.phase == 'val' else model.test_step(batch)
-            self.evaluator.process(outputs, batch)
-            return outputs
-
-        self._each_batch(step)
-        return self.evaluator.evaluate(len(self.dataloader.dataset))
 
 
 @LOOPS.register_module()
