@@ -99,6 +99,18 @@ def test_clip_variant_replaces_masked_tokens():
         model.loss([x, x], None)
 
 
+@pytest.mark.parametrize('cfg', [ITPN_PIXEL, MAE_HIVIT], ids=['itpn', 'mae-hivit'])
+def test_mae_visualize_draws_hivit_models(cfg):
+    from fovea.tools.mae_visualize import mae_reconstruction
+    model = build_model(cfg)
+    img = torch.randint(0, 256, (3, 80, 70), dtype=torch.uint8)
+    panels = mae_reconstruction(model, img, seed=1)
+    assert list(panels) == ['input', 'masked', 'reconstruction', 'reconstruction + visible']
+    assert all(p.shape == (3, 64, 64) and p.dtype == torch.uint8 for p in panels.values())
+    masked = (panels['masked'] == 128).all(0)
+    assert masked.float().mean() == pytest.approx(0.75)          # 12 of the 16 patches greyed out
+
+
 def test_neck_arguments_are_checked():
     with pytest.raises(ConfigError, match="'pixel' or 'clip'"):
         MODELS.build(dict(ITPN_PIXEL['neck'], reconstruction_type='dall-e'))

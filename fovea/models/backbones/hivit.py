@@ -222,7 +222,7 @@ class HiViT(BaseBackbone):
         self.stage_channels = (self.embed_dims,) * self.num_main_blocks
         self.stage_reductions = (patch_size,) * self.num_main_blocks
 
-        img_size = to_2tuple(img_size)
+        self.img_size = img_size = to_2tuple(img_size)
         embed_dim = self.embed_dims // 2 ** (self.num_stages - 1)
         self.patch_embed = HiViTPatchEmbed(img_size, patch_size, inner_patches, in_chans, embed_dim,
                                            norm_cfg if patch_norm else None, kernel_size, pad_size)

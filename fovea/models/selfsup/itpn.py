@@ -103,13 +103,21 @@ class iTPN(BaseSelfSupervisor):
     def extract_feat(self, inputs: torch.Tensor):
         return self.backbone(inputs, mask=None)
 
+    def reconstruct(self, inputs: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+        """Pixel targets: ``(latent, mask, pred)`` for normalised images, the decoder's per-patch output
+        (what ``fovea mae-visualize`` draws)."""
+        if self.backbone.reconstruction_type != 'pixel':
+            raise ConfigError('iTPN with CLIP targets predicts CLIP features, not pixels: nothing to reconstruct.')
+        latent, mask, ids_restore = self.backbone(inputs)
+        return latent, mask, self.neck(latent, ids_restore)
+
     def loss(self, inputs, data_samples=None, **kwargs) -> dict[str, torch.Tensor]:
         if self.backbone.reconstruction_type == 'pixel':
             if isinstance(inputs, (list, tuple)):
                 raise ConfigError('iTPN with pixel targets takes one view per image, the pipeline gives a list of '
                                   'views: remove MultiView from train_dataloader.dataset.pipeline.')
-            latent, mask, ids_restore = self.backbone(inputs)
-            return dict(loss=self.head.loss(self.neck(latent, ids_restore), inputs, mask))
+            _, mask, pred = self.reconstruct(inputs)
+            return dict(loss=self.head.loss(pred, inputs, mask))
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ConfigError('iTPN with CLIP targets takes two views per image (the image, and the CLIP view): use '
                               "RandomResizedCropAndInterpolationWithTwoPic in train_dataloader.dataset.pipeline and "
