@@ -168,3 +168,14 @@ def test_zero_shot_cli_with_chinese_class_names(vocab, tmp_path, capsys):
     from fovea.apis.inference import inference_model
     res = inference_model(str(cfg), str(images / '0.png'), device='cpu', classes=['红色', '蓝色'], templates='openai')
     assert res['pred_class'] in ('红色', '蓝色') and abs(float(res['pred_scores'].sum()) - 1) < 1e-5
+    # retrieval in both directions with Chinese texts, CLIP's inferencers unchanged
+    from fovea.apis.multimodal import ImageToTextRetrievalInferencer, TextToImageRetrievalInferencer
+    search = TextToImageRetrievalInferencer(str(cfg), prototype=str(images), device='cpu')
+    hits = search(['红色汽车', '蓝色的鸟'], topk=2)
+    model = search.model
+    assert len(hits) == 2 and {h['sample_idx'] for h in hits[0]} == {0, 1}
+    with torch.no_grad():
+        text_feats = F.normalize(model.extract_text_feat(['红色汽车']), dim=-1)
+    assert abs(hits[0][0]['match_score'] - float((text_feats @ search.prototype.T).max())) < 1e-5
+    captions = ImageToTextRetrievalInferencer(model, prototype=['红色汽车', '蓝色的鸟', '一张猫的照片'], device='cpu')
+    assert [len(r) for r in captions(str(images / '1.png'), topk=2)] == [2]
