@@ -40,6 +40,9 @@ def test_each_image_of_the_pair_has_its_own_attention(model):
     torch.testing.assert_close(as_list, scores)
     swapped = torch.stack([s.pred_score for s in model.predict(pair.flip(1), _texts('a dog and a cat', 'two red cars'))])
     assert not torch.allclose(swapped, scores, atol=1e-6)      # self0 reads the first image, self1 the second
+    # images of other sizes than their pair's are encoded apart (the ViT resizes its position embedding)
+    mixed = model.predict([pair[:, 0], torch.nn.functional.interpolate(pair[:, 1], size=48)], _texts('a', 'b'))
+    assert all(s.pred_score.shape == (2,) for s in mixed)
     # the sentence's first token, classified by the MLP head
     embeds = model.vision_backbone(torch.cat([pair[:, 0], pair[:, 1]]))[0]
     tok = model.tokenizer(['a dog and a cat', 'two red cars'])

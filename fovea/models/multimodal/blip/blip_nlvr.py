@@ -39,15 +39,16 @@ class BertModel(XBertEncoder):
         super().__init__(config, init_cfg=init_cfg)
 
 
-def _image_pairs(images, owner: str) -> tuple[torch.Tensor, int]:
-    """(2B, C, H, W): all first images, then all second images; and B."""
-    if isinstance(images, (list, tuple)) and len(images) == 2 and all(isinstance(t, torch.Tensor) for t in images):
-        if images[0].shape != images[1].shape or images[0].ndim != 4:
-            raise DataError(f'{owner}: the two image batches must both be (B, C, H, W) of one size, got '
-                            f'{tuple(images[0].shape)} and {tuple(images[1].shape)}.')
-        return torch.cat(list(images)), images[0].shape[0]
+def _image_pairs(images, owner: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first and the second images of the pairs, each (B, C, H, W)."""
+    if isinstance(images, (list, tuple)) and len(images) == 2 and all(isinstance(t, torch.Tensor) and t.ndim == 4
+                                                                      for t in images):
+        if images[0].shape[0] != images[1].shape[0]:
+            raise DataError(f'{owner}: {images[0].shape[0]} first images but {images[1].shape[0]} second ones; every '
+                            f'sentence needs a pair.')
+        return images[0], images[1]
     if isinstance(images, torch.Tensor) and images.ndim == 5 and images.shape[1] == 2:
-        return images.transpose(0, 1).flatten(0, 1), images.shape[0]
+        return images[:, 0], images[:, 1]
     shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
     raise DataError(f'{owner} needs a pair of images per sentence: a (B, 2, C, H, W) batch or a list of two '
                     f'(B, C, H, W) batches, got {shape}.')
@@ -84,14 +85,17 @@ class BlipNLVR(BlipBase):
     def _logits(self, images, data_samples) -> torch.Tensor:
         if images is None:
             raise DataError('BlipNLVR got sentences but no images: every sentence needs its pair of images.')
-        pairs, n = _image_pairs(images, 'BlipNLVR')
+        first, second = _image_pairs(images, 'BlipNLVR')
+        n = first.shape[0]
         texts = batch_texts(self, data_samples, 'text', n)
-        embeds = self.vision_backbone(pairs)[0]
-        atts = self.image_atts(embeds)
-        text = self.tokenize(texts, embeds.device, max_length=self.max_txt_len)
-        states = self.multimodal_backbone(text.input_ids, attention_mask=text.attention_mask,
-                                          encoder_hidden_states=[embeds[:n], embeds[n:]],
-                                          encoder_attention_mask=[atts[:n], atts[n:]]).last_hidden_state
+        if first.shape == second.shape:       # one pass for both images (MMPretrain's)
+            embeds = self.vision_backbone(torch.cat([first, second]))[0]
+            embeds = [embeds[:n], embeds[n:]]
+        else:
+            embeds = [self.vision_backbone(first)[0], self.vision_backbone(second)[0]]
+        text = self.tokenize(texts, embeds[0].device, max_length=self.max_txt_len)
+        states = self.multimodal_backbone(text.input_ids, attention_mask=text.attention_mask, encoder_hidden_states=embeds,
+                                          encoder_attention_mask=[self.image_atts(e) for e in embeds]).last_hidden_state
         return self.head(states[:, 0])
 
     def loss(self, inputs, data_samples=None) -> dict[str, torch.Tensor]:
