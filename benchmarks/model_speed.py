@@ -1,7 +1,7 @@
 """Images/second of fovea's models against timm's same architectures, at equal settings, in one run.
 
-Cases (``CASES``): ResNet-50, MobileNetV3-Large, ConvNeXt-T, DeiT-S/16, Swin-T and MobileOne-S1 at 224px with
-ImageNet heads. For each case and precision, it measures
+Cases (``CASES``): ResNet-50, MobileNetV3-Large, ConvNeXt-T, DeiT-S/16, Swin-T, MobileOne-S1 and EfficientNetV2-S
+at 224px, Swin V2-T at 256 px, with ImageNet heads. For each case and precision, it measures
 
 * inference: ``model(x)`` under ``torch.inference_mode``;
 * train step: forward + cross-entropy + backward + SGD (momentum) step;
@@ -16,7 +16,8 @@ changes on a shared machine hit both; numbers on a shared machine stay noisy (ru
     python benchmarks/model_speed.py                          # GPU if there is one, else CPU
     python benchmarks/model_speed.py --device cpu --batch 8 --iters 2 --cases MobileNetV3-L
 
-To add a case, append ``name: dict(fovea=<model config>, timm=(<timm name>, <create_model kwargs>))``.
+To add a case, append ``name: dict(fovea=<model config>, timm=(<timm name>, <create_model kwargs>))`` (and
+``size=<px>`` for another input size than 224).
 """
 from __future__ import annotations
 
@@ -70,6 +71,12 @@ CASES = {
                    neck=dict(type='GlobalAveragePooling'),
                    head=dict(type='LinearClsHead', num_classes=1000, in_channels=1280)),
         timm=('tf_efficientnetv2_s', dict(drop_path_rate=0.2))),
+    'SwinV2-T': dict(  # window 8 at 256 px, both
+        fovea=dict(type='ImageClassifier',
+                   backbone=dict(type='SwinTransformerV2', arch='tiny', img_size=256, drop_path_rate=0.2),
+                   neck=dict(type='GlobalAveragePooling'),
+                   head=dict(type='LinearClsHead', num_classes=1000, in_channels=768)),
+        timm=('swinv2_tiny_window8_256', dict(drop_path_rate=0.2)), size=256),
 }
 
 
@@ -159,7 +166,8 @@ def main() -> None:
         except Exception as exc:  # e.g. a backbone another engineer has not registered yet
             print(f'{name:14s} skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}')
             continue
-        x = torch.randn(batch, 3, 224, 224, device=device)
+        size = case.get('size', 224)
+        x = torch.randn(batch, 3, size, size, device=device)
         y = torch.randint(0, 1000, (batch,), device=device)
         for prec in args.precisions:
             dtype = torch.bfloat16 if prec == 'bf16' else None

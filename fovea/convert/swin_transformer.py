@@ -1,8 +1,10 @@
-"""Weight converter for Swin Transformer: timm (and the original Microsoft release, same names) -> fovea.
+"""Weight converter for Swin Transformer V1 and V2: timm (and the original Microsoft release, same names) -> fovea.
 
 fovea keeps MMPretrain's layout, whose PatchMerging concatenates the 2x2 neighbourhood in
 (C, kh, kw) order (``nn.Unfold``) where the original code concatenates [x(0,0), x(1,0), x(0,1),
-x(1,1)] channel blocks; the reduction weights and norm of each merging layer are permuted here.
+x(1,1)] channel blocks; the reduction weights and norm of each merging layer are permuted here (V2
+normalises after the reduction: its norm keeps its order). V2's merging layers open their stage, in timm as in
+fovea; its final ``norm`` is fovea's last ``norm{i}``.
 MMPretrain checkpoints go through :func:`fovea.convert.vision_transformer.convert_mmpretrain_transformer`.
 """
 from __future__ import annotations
@@ -12,8 +14,11 @@ import re
 import torch
 from torch import nn
 
-from fovea.models.weights import register_converter
+from fovea.convert._targets import locate
 from fovea.convert.vision_transformer import target_prefixes
+from fovea.models.backbones.swin_transformer import SwinTransformer
+from fovea.models.backbones.swin_transformer_v2 import SwinTransformerV2
+from fovea.models.weights import register_converter
 
 __all__ = ['convert_timm_swin', 'merging_to_unfold_order']
 
@@ -28,7 +33,7 @@ def merging_to_unfold_order(t: torch.Tensor) -> torch.Tensor:
 
 
 _BLOCK = [
-    (r'\.attn\.(qkv|proj|relative_position_bias_table)', r'.attn.w_msa.\1'),
+    (r'\.attn\.(qkv|proj|relative_position_bias_table|q_bias|v_bias|logit_scale|cpb_mlp)', r'.attn.w_msa.\1'),
     (r'\.mlp\.fc1\.', '.ffn.layers.0.0.'),
     (r'\.mlp\.fc2\.', '.ffn.layers.1.'),
 ]
@@ -36,18 +41,22 @@ _BLOCK = [
 
 @register_converter('timm')
 def convert_timm_swin(sd: dict, model: nn.Module) -> dict | None:
-    """timm ``swin_*`` (0.9+ and older layouts) and Microsoft's Swin checkpoints -> fovea."""
+    """timm ``swin_*`` / ``swinv2_*`` (0.9+ and older layouts) and Microsoft's Swin checkpoints -> fovea."""
     if 'layers.0.blocks.0.attn.qkv.weight' not in sd or 'patch_embed.proj.weight' not in sd:
+        return None
+    found = locate(model, SwinTransformer)
+    v2 = 'layers.0.blocks.0.attn.logit_scale' in sd
+    if found is None or v2 != isinstance(found[0], SwinTransformerV2):
         return None
     model_keys = set(model.state_dict())
     bb, head = target_prefixes(model)
-    # timm >= 0.9 puts each merging layer at the start of the next stage
-    merge_shift = 1 if any(k.startswith('layers.1.downsample.') for k in sd) and \
+    # timm >= 0.9 puts each merging layer at the start of the next stage (where V2 has it in fovea too)
+    merge_shift = 1 if not v2 and any(k.startswith('layers.1.downsample.') for k in sd) and \
         not any(k.startswith('layers.0.downsample.') for k in sd) else 0
     norms = sorted(int(m.group(1)) for k in model_keys if (m := re.match(rf'^{re.escape(bb)}norm(\d+)\.weight$', k)))
     out = {}
     for k, v in sd.items():
-        if k.endswith(('relative_position_index', 'attn_mask')):
+        if k.endswith(('relative_position_index', 'attn_mask', 'relative_coords_table')):
             continue
         if k.startswith('head.'):
             rest = k[len('head.'):]
@@ -63,7 +72,8 @@ def convert_timm_swin(sd: dict, model: nn.Module) -> dict | None:
         m = re.match(r'^layers\.(\d+)\.downsample\.(.*)$', new)
         if m:
             new = f'stages.{int(m.group(1)) - merge_shift}.downsample.{m.group(2)}'
-            v = merging_to_unfold_order(v)
+            if not (v2 and m.group(2).startswith('norm.')):
+                v = merging_to_unfold_order(v)
         else:
             new = re.sub(r'^layers\.', 'stages.', new)
             for pat, rep in _BLOCK:

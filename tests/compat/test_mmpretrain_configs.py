@@ -27,7 +27,10 @@ FOVEA_FAMILIES = sorted(p.name for p in FOVEA_CONFIGS.iterdir() if p.is_dir() an
 BENCHMARK_FAMILIES = sorted(p.parent.name for p in FOVEA_CONFIGS.glob('*/benchmarks'))
 
 # configs MMPretrain 1.2.0 cannot build itself (they name types it no longer registers)
-BROKEN_UPSTREAM = {'resnet/resnet50_8xb32-cutmix_in1k.py': 'BatchCutMix (MMClassification 0.x name)'}
+BROKEN_UPSTREAM = {'resnet/resnet50_8xb32-cutmix_in1k.py': 'BatchCutMix (MMClassification 0.x name)',
+                   # they edit _base_['test_pipeline'], which their ImageNet-21k base does not define (KeyError)
+                   'swin_transformer_v2/swinv2-base-w12_8xb128_in21k-192px.py': 'a missing test_pipeline',
+                   'swin_transformer_v2/swinv2-large-w12_8xb128_in21k-192px.py': 'a missing test_pipeline'}
 
 # configs whose model needs a component fovea does not have yet (name prefix -> what is missing);
 # they must fail with ConfigKeyError's "does not implement yet", never build something else
@@ -170,7 +173,7 @@ def _drop_pretrained(cfg):
 MIRRORED = {'blip': (), 'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': (), 'poolformer': (),
             'riformer': (), 'mlp_mixer': (), 'van': ('model',), 'deit3': (), 'hivit': (), 'xcit': (), 'mobileone': (),
             'efficientnet_v2': (), 'replknet': (), 'blip': (), 'chinese_clip': (),
-            'itpn': (), 'mae/mae_hivit-': ()}
+            'itpn': (), 'mae/mae_hivit-': (), 'swin_transformer_v2': ()}
 # regnet: fovea's coslr base warms up per iteration. van: MMPretrain's van_base/van_large model files drop
 # the tiny/small init_cfg and Mixup/CutMix that the VAN recipe uses for every size; fovea keeps them
 _RECIPE_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader', 'optim_wrapper', 'param_scheduler',
@@ -188,6 +191,8 @@ def _mirrored(name: str) -> str | None:
 def test_shipped_config_resolves_to_mmpretrains_recipe(name):
     if name == '<none>':
         pytest.skip('MMPretrain 1.2.0 configs not found')
+    if name in BROKEN_UPSTREAM:
+        pytest.skip(f'MMPretrain itself cannot load it: {BROKEN_UPSTREAM[name]}')
     ours, theirs = Config.fromfile(name).to_dict(), Config.fromfile(str(ROOT / name)).to_dict()
     skip = MIRRORED[_mirrored(name)]
     assert [k for k in _RECIPE_KEYS if k not in skip and ours.get(k) != theirs.get(k)] == []

@@ -37,7 +37,8 @@ CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(CONFIG_DIR,
 MMPRETRAIN_NAMES = {'imagenet_bs32_mocov2.py', 'imagenet_bs32_simclr.py', 'imagenet_bs32_byol.py',
                     'imagenet_bs512_mocov3.py', 'imagenet_bs512_mae.py', 'imagenet_bs32.py', 'imagenet_bs64.py', 'imagenet_bs32_pil_resize.py', 'imagenet_bs64_swin_224.py',
                     'imagenet_bs64_swin_384.py', 'imagenet_bs64_autoaug.py', 'imagenet_bs256_rsb_a12.py',
-                    'imagenet_bs256_rsb_a3.py', 'cifar10_bs16.py', 'cifar100_bs16.py'}
+                    'imagenet_bs256_rsb_a3.py', 'cifar10_bs16.py', 'cifar100_bs16.py', 'imagenet_bs64_swin_256.py',
+                    'imagenet21k_bs128.py'}
 
 
 @pytest.fixture(scope='module')
@@ -97,7 +98,8 @@ def test_dataset_config_builds(name, imagenet_root, cifar_root, cifar_jpg_root, 
     evaluators = cfg.get('val_evaluator') or []
     evaluators = evaluators if isinstance(evaluators, list) else [evaluators]
     assert selfsup or {e['type'] for e in evaluators} <= {'Accuracy', 'VOCMultiLabelMetric', 'VOCAveragePrecision'}
-    for key in ('train_dataloader',) if selfsup else ('train_dataloader', 'val_dataloader'):
+    # pre-training bases (imagenet21k_bs128) have no validation loader
+    for key in ('train_dataloader',) if selfsup or 'val_dataloader' not in cfg else ('train_dataloader', 'val_dataloader'):
         loader_cfg = dict(cfg[key])
         ds = dict(loader_cfg['dataset'])
         if ds['type'] == 'ImageNet':
@@ -117,7 +119,8 @@ def test_dataset_config_builds(name, imagenet_root, cifar_root, cifar_jpg_root, 
         assert len(views) == (2 if selfsup and ('View' in pipeline or 'TwoPic' in pipeline) else 1)
         size = {'imagenet_bs64_swin_384.py': 384, 'cub_bs8_448.py': 448, 'cub_bs8_384.py': 384,
                 'imagenet_bs128_riformer_medium_384.py': 384, 'imagenet_bs128_riformer_small_384.py': 384,
-                'imagenet_bs64_deit3_384.py': 384, 'imagenet_bs256_simmim_192.py': 192}.get(name, 224 if ds['type'] in ('ImageNet', 'VOC') else 32)
+                'imagenet_bs64_deit3_384.py': 384, 'imagenet_bs256_simmim_192.py': 192, 'imagenet_bs64_swin_256.py': 256,
+                'imagenet21k_bs128.py': 224}.get(name, 224 if ds['type'] in ('ImageNet', 'VOC') else 32)
         for x in views:
             assert x.dtype == torch.uint8 and x.ndim == 4 and x.shape[0] == 2 and x.shape[1] == 3
             assert tuple(x.shape[-2:]) == (size, size), (name, key, x.shape)

@@ -72,6 +72,9 @@ CASES: dict[str, tuple[dict, int]] = {
     'XCiT': (dict(embed_dims=32, depth=2, num_heads=4, cls_attn_layers=1, patch_size=8, out_type='featmap',
                   out_indices=(0, 1, 2)), 32),
     'EfficientNetV2': (dict(arch='b0', out_indices=tuple(range(8))), 64),
+    'SwinTransformerV2': (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2],
+                                         extra_norm_every_n_blocks=0), img_size=64, window_size=[4, 4, 4, 2],
+                               out_indices=(0, 1, 2, 3)), 64),
 }
 
 

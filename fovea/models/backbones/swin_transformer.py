@@ -149,12 +149,12 @@ class SwinTransformer(BaseBackbone):
                  norm_cfg: dict | None = dict(type='LN'), stage_cfgs: dict | Sequence[dict] | None = None,
                  patch_cfg: dict | None = None, init_cfg: dict | list | None = None):
         super().__init__(init_cfg)
-        self.arch_settings = _arch(arch, self.arch_zoo, {'embed_dims', 'depths', 'num_heads'}, 'SwinTransformer')
+        self.arch_settings = _arch(arch, self.arch_zoo, {'embed_dims', 'depths', 'num_heads'}, type(self).__name__)
         self.embed_dims = self.arch_settings['embed_dims']
         self.depths = list(self.arch_settings['depths'])
         self.num_heads = list(self.arch_settings['num_heads'])
         self.num_layers = len(self.depths)
-        self.out_indices = _out_indices(out_indices, self.num_layers, 'SwinTransformer')
+        self.out_indices = _out_indices(out_indices, self.num_layers, type(self).__name__)
         self.out_after_downsample = out_after_downsample
         self.use_abs_pos_embed = use_abs_pos_embed
         self.interpolate_mode = interpolate_mode
@@ -176,10 +176,9 @@ class SwinTransformer(BaseBackbone):
         embed_dims = [self.embed_dims]
         for i, (depth, num_heads) in enumerate(zip(self.depths, self.num_heads)):
             stage_cfg = (stage_cfgs[i] if isinstance(stage_cfgs, Sequence) else deepcopy(stage_cfgs or {}))
-            stage = SwinBlockSequence(**{
+            stage = self._build_stage(i, **{
                 'embed_dims': embed_dims[-1], 'depth': depth, 'num_heads': num_heads, 'window_size': window_size,
-                'downsample': i < self.num_layers - 1, 'drop_paths': dpr[:depth], 'with_cp': with_cp,
-                'pad_small_map': pad_small_map, **stage_cfg})
+                'drop_paths': dpr[:depth], 'with_cp': with_cp, 'pad_small_map': pad_small_map, **stage_cfg})
             self.stages.append(stage)
             dpr = dpr[depth:]
             embed_dims.append(stage.out_channels)
@@ -189,6 +188,10 @@ class SwinTransformer(BaseBackbone):
             self.add_module(f'norm{i}', norm)
         self.stage_channels = tuple(self.num_features)
         self.stage_reductions = tuple(patch_size * 2 ** (i + out_after_downsample) for i in range(self.num_layers))
+
+    def _build_stage(self, i: int, **kwargs) -> nn.Module:
+        """Stage ``i``: its blocks, then a patch merging (all but the last stage)."""
+        return SwinBlockSequence(**{'downsample': i < self.num_layers - 1, **kwargs})
 
     def init_weights(self) -> None:
         super().init_weights()
@@ -230,19 +233,27 @@ class SwinTransformer(BaseBackbone):
     def _forward_tokens(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> tuple[torch.Tensor, ...]:
         """Everything after the patch embedding, from its tokens (B, N, C) on an ``hw_shape`` grid
         (masked image modelling replaces some of them first)."""
-        if self.use_abs_pos_embed:
-            x = x + resize_pos_embed(self.absolute_pos_embed, self.patch_resolution, hw_shape,
-                                     self.interpolate_mode, self.num_extra_tokens)
-        x = self.drop_after_pos(x)
+        x = self._add_position(x, hw_shape)
         outs = []
         for i, stage in enumerate(self.stages):
             x, hw_shape = stage(x, hw_shape, do_downsample=self.out_after_downsample)
             if i in self.out_indices:
-                out = getattr(self, f'norm{i}')(x)
-                outs.append(out.view(-1, *hw_shape, self.num_features[i]).permute(0, 3, 1, 2).contiguous())
+                outs.append(self._output(i, x, hw_shape))
             if stage.downsample is not None and not self.out_after_downsample:
                 x, hw_shape = stage.downsample(x, hw_shape)
         return tuple(outs)
+
+    def _add_position(self, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
+        """Patch tokens -> the first stage's input: the absolute position embedding (if any), dropout."""
+        if self.use_abs_pos_embed:
+            x = x + resize_pos_embed(self.absolute_pos_embed, self.patch_resolution, hw_shape,
+                                     self.interpolate_mode, self.num_extra_tokens)
+        return self.drop_after_pos(x)
+
+    def _output(self, i: int, x: torch.Tensor, hw_shape: tuple[int, int]) -> torch.Tensor:
+        """Stage ``i``'s tokens through ``norm{i}``, as a (B, C, H, W) map."""
+        out = getattr(self, f'norm{i}')(x)
+        return out.view(-1, *hw_shape, self.num_features[i]).permute(0, 3, 1, 2).contiguous()
 
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:

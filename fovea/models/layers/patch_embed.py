@@ -157,16 +157,18 @@ class PatchMerging(BaseModule):
         padding: 'corner' pads odd maps bottom/right; or an int.
         bias: bias of the reduction.
         norm_cfg: norm applied to the concatenated features before the reduction.
+        use_post_norm: normalise the reduced features instead (after the reduction: Swin V2).
 
     ``forward(x (B, H*W, C), (H, W))`` returns ``(tokens, (H', W'))``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 2, stride: int | None = None,
                  padding: int | str = 'corner', dilation: int = 1, bias: bool = False,
-                 norm_cfg: dict | None = dict(type='LN'), init_cfg: dict | None = None):
+                 norm_cfg: dict | None = dict(type='LN'), use_post_norm: bool = False, init_cfg: dict | None = None):
         super().__init__(init_cfg)
         self.in_channels = in_channels
         self.out_channels = out_channels
+        self.use_post_norm = use_post_norm
         kernel_size = to_2tuple(kernel_size)
         stride = to_2tuple(stride if stride else kernel_size)
         dilation = to_2tuple(dilation)
@@ -177,7 +179,8 @@ class PatchMerging(BaseModule):
             self.adaptive_padding = None
         self.kernel_size, self.stride, self.dilation, self.padding = kernel_size, stride, dilation, to_2tuple(padding)
         sample_dim = kernel_size[0] * kernel_size[1] * in_channels
-        self.norm = build_norm_layer(norm_cfg, sample_dim)[1] if norm_cfg is not None else None
+        norm_dims = out_channels if use_post_norm else sample_dim
+        self.norm = build_norm_layer(norm_cfg, norm_dims)[1] if norm_cfg is not None else None
         self.reduction = nn.Linear(sample_dim, out_channels, bias=bias)
 
     def forward(self, x: torch.Tensor, input_size: tuple[int, int]) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -205,6 +208,9 @@ class PatchMerging(BaseModule):
             oh = (H + 2 * self.padding[0] - self.dilation[0] * (self.kernel_size[0] - 1) - 1) // self.stride[0] + 1
             ow = (W + 2 * self.padding[1] - self.dilation[1] * (self.kernel_size[1] - 1) - 1) // self.stride[1] + 1
             x = x.transpose(1, 2)
+        if self.use_post_norm:
+            x = self.reduction(x)
+            return (self.norm(x) if self.norm is not None else x), (oh, ow)
         if self.norm is not None:
             x = self.norm(x)
         return self.reduction(x), (oh, ow)

@@ -7,6 +7,7 @@ Transformer using Shifted Windows", ICCV 2021).
 * :func:`relative_position_index` - indices into a relative position bias table.
 * :class:`WindowMSA` - multi-head attention inside each window with a learned relative position bias,
   on ``scaled_dot_product_attention``.
+* :class:`WindowMSAV2` - Swin V2's cosine attention with a continuous (MLP) position bias.
 * :class:`ShiftWindowMSA` - pad to a multiple of the window, cyclic shift, window attention, undo.
 
 Names follow MMPretrain (``attn.w_msa.qkv``, ``relative_position_bias_table``).
@@ -14,6 +15,7 @@ Names follow MMPretrain (``attn.w_msa.qkv``, ``relative_position_bias_table``).
 from __future__ import annotations
 
 import logging
+import math
 from functools import lru_cache
 
 import torch
@@ -26,7 +28,7 @@ from fovea.models.layers.transformer import build_dropout
 from fovea.utils.errors import ConfigError
 
 __all__ = ['masked_attention', 'window_partition', 'window_reverse', 'shifted_window_mask', 'relative_position_index',
-           'WindowMSA', 'ShiftWindowMSA']
+           'WindowMSA', 'WindowMSAV2', 'ShiftWindowMSA', 'log_spaced_relative_coords']
 
 logger = logging.getLogger('fovea')
 
@@ -104,7 +106,34 @@ def masked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mas
         return attn @ v
     return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale)
 
-class WindowMSA(BaseModule):
+
+class _WindowAttention(BaseModule):
+    """Attention inside each window with a per-head bias over relative positions, on
+    :func:`masked_attention`: subclasses give the projections (``_qkv``, ``proj``, ``proj_drop``), the
+    bias (``relative_position_bias``), the temperature ``scale`` and ``attn_drop``."""
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                window_size: tuple[int, int] | None = None) -> torch.Tensor:
+        B_, N, C = x.shape
+        q, k, v = self._qkv(x)
+        bias = self.relative_position_bias(window_size).to(q.dtype)  # heads, N, N
+        if mask is None:
+            out = masked_attention(q, k, v, bias.unsqueeze(0), self.attn_drop if self.training else 0., self.scale)
+        else:
+            # fold the windows into the head axis: the mask then broadcasts over the batch only,
+            # which the fused kernels accept without materialising a (B*nW, heads, N, N) tensor
+            nW = mask.shape[0]
+            B = B_ // nW
+            fold = lambda t: t.reshape(B, nW * self.num_heads, N, self.head_dims)  # noqa: E731
+            attn_mask = (bias.unsqueeze(0) + mask.to(q.dtype).unsqueeze(1)).reshape(1, nW * self.num_heads, N, N)
+            out = masked_attention(fold(q), fold(k), fold(v), attn_mask, self.attn_drop if self.training else 0.,
+                                   self.scale)
+            out = out.reshape(B_, self.num_heads, N, self.head_dims)
+        out = out.transpose(1, 2).reshape(B_, N, C)
+        return self.proj_drop(self.proj(out))
+
+
+class WindowMSA(_WindowAttention):
     """Multi-head self-attention within windows, with a relative position bias table.
 
     Args:
@@ -162,6 +191,10 @@ class WindowMSA(BaseModule):
         self.adapt_state_dict(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        B_, N, _ = x.shape
+        return self.qkv(x).reshape(B_, N, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
+
     def relative_position_bias(self, window_size: tuple[int, int] | None = None) -> torch.Tensor:
         """(heads, N, N) bias for windows of ``window_size`` (default: the built size)."""
         if window_size is None or tuple(window_size) == self.window_size:
@@ -171,25 +204,86 @@ class WindowMSA(BaseModule):
         n = index.shape[0]
         return self.relative_position_bias_table[index.view(-1)].view(n, n, -1).permute(2, 0, 1)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-                window_size: tuple[int, int] | None = None) -> torch.Tensor:
-        B_, N, C = x.shape
-        q, k, v = self.qkv(x).reshape(B_, N, 3, self.num_heads, self.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
-        bias = self.relative_position_bias(window_size).to(q.dtype)  # heads, N, N
-        if mask is None:
-            out = masked_attention(q, k, v, bias.unsqueeze(0), self.attn_drop if self.training else 0., self.scale)
+def log_spaced_relative_coords(window_size: tuple[int, int], pretrained_window_size: tuple[int, int] = (0, 0)
+                               ) -> torch.Tensor:
+    """(1, 2Wh-1, 2Ww-1, 2) relative offsets of a window, scaled to [-8, 8] by the (pretrained) window and
+    log-spaced, ``sign(d) * log2(|d| + 1) / 3``: the input of Swin V2's continuous position bias MLP."""
+    wh, ww = window_size
+    table = torch.stack(torch.meshgrid(torch.arange(-(wh - 1), wh, dtype=torch.float32, device='cpu'),
+                                       torch.arange(-(ww - 1), ww, dtype=torch.float32, device='cpu'),
+                                       indexing='ij'), dim=-1)[None]
+    ref = pretrained_window_size if pretrained_window_size[0] > 0 else window_size
+    table = table / torch.tensor([ref[0] - 1, ref[1] - 1], dtype=torch.float32, device='cpu') * 8
+    return torch.sign(table) * torch.log2(table.abs() + 1.0) / math.log2(8)
+
+
+class WindowMSAV2(_WindowAttention):
+    """Swin V2's window attention (Liu et al., "Swin Transformer V2: Scaling Up Capacity and Resolution",
+    CVPR 2022): cosine similarity of q and k times a learned per-head temperature (``logit_scale``, at most
+    100), and a bias ``16 * sigmoid(cpb_mlp(log-spaced offsets))`` from a small MLP instead of a table.
+
+    Args:
+        embed_dims / window_size / num_heads / attn_drop / proj_drop: as :class:`WindowMSA`.
+        qkv_bias: learned biases of q and v (``q_bias``, ``v_bias``; k has none).
+        cpb_mlp_hidden_dims: hidden width of the position-bias MLP.
+        pretrained_window_size: the window the weights were trained with (scales the offsets when
+            fine-tuning at a larger window); 0 uses ``window_size``.
+
+    The offsets table and index are derived buffers: rebuilt, not loaded (MMPretrain's checkpoints carry them).
+    """
+
+    def __init__(self, embed_dims: int, window_size: int | tuple[int, int], num_heads: int, qkv_bias: bool = True,
+                 attn_drop: float = 0., proj_drop: float = 0., cpb_mlp_hidden_dims: int = 512,
+                 pretrained_window_size: int | tuple[int, int] = (0, 0), init_cfg: dict | None = None):
+        super().__init__(init_cfg)
+        self.embed_dims, self.num_heads = embed_dims, num_heads
+        self.window_size = to_2tuple(window_size)
+        self.pretrained_window_size = to_2tuple(pretrained_window_size)
+        self.head_dims = embed_dims // num_heads
+        self.scale = 1.   # the temperature is logit_scale, applied to q
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, cpb_mlp_hidden_dims), nn.ReLU(inplace=True),
+                                     nn.Linear(cpb_mlp_hidden_dims, num_heads, bias=False))
+        self.logit_scale = nn.Parameter(torch.full((num_heads, 1, 1), math.log(10.)))
+        coords = log_spaced_relative_coords(self.window_size, self.pretrained_window_size)
+        # on the device parameters are created on (meta when a model is only counted): the MLP reads it
+        self.register_buffer('relative_coords_table', coords.to(self.logit_scale.device), persistent=False)
+        self.register_buffer('relative_position_index', relative_position_index(self.window_size), persistent=False)
+        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(embed_dims)) if qkv_bias else None
+        self.v_bias = nn.Parameter(torch.zeros(embed_dims)) if qkv_bias else None
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop) if proj_drop > 0 else nn.Identity()
+
+    def adapt_state_dict(self, state_dict: dict, prefix: str = '') -> None:
+        """Drop the derived buffers MMPretrain's checkpoints carry (rebuilt from the window size)."""
+        state_dict.pop(prefix + 'relative_position_index', None)
+        state_dict.pop(prefix + 'relative_coords_table', None)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        self.adapt_state_dict(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        B_, N, _ = x.shape
+        bias = None if self.q_bias is None else torch.cat([self.q_bias, torch.zeros_like(self.v_bias), self.v_bias])
+        q, k, v = F.linear(x, self.qkv.weight, bias).reshape(B_, N, 3, self.num_heads, self.head_dims) \
+            .permute(2, 0, 3, 1, 4).unbind(0)
+        temperature = torch.clamp(self.logit_scale, max=math.log(100.)).exp()
+        return F.normalize(q, dim=-1) * temperature, F.normalize(k, dim=-1), v
+
+    def relative_position_bias(self, window_size: tuple[int, int] | None = None) -> torch.Tensor:
+        """(heads, N, N) bias for windows of ``window_size`` (default: the built size; the MLP extends to
+        other sizes)."""
+        if window_size is None or tuple(window_size) == self.window_size:
+            coords, index = self.relative_coords_table, self.relative_position_index
         else:
-            # fold the windows into the head axis: the mask then broadcasts over the batch only,
-            # which the fused kernels accept without materialising a (B*nW, heads, N, N) tensor
-            nW = mask.shape[0]
-            B = B_ // nW
-            fold = lambda t: t.reshape(B, nW * self.num_heads, N, self.head_dims)  # noqa: E731
-            attn_mask = (bias.unsqueeze(0) + mask.to(q.dtype).unsqueeze(1)).reshape(1, nW * self.num_heads, N, N)
-            out = masked_attention(fold(q), fold(k), fold(v), attn_mask, self.attn_drop if self.training else 0.,
-                                   self.scale)
-            out = out.reshape(B_, self.num_heads, N, self.head_dims)
-        out = out.transpose(1, 2).reshape(B_, N, C)
-        return self.proj_drop(self.proj(out))
+            device = self.logit_scale.device
+            coords = log_spaced_relative_coords(tuple(window_size), self.pretrained_window_size).to(device)
+            index = _shrunk_index(tuple(window_size), tuple(window_size), device)
+        n = index.shape[0]
+        table = self.cpb_mlp(coords).view(-1, self.num_heads)
+        return 16 * torch.sigmoid(table[index.view(-1)].view(n, n, -1).permute(2, 0, 1))
 
 
 class ShiftWindowMSA(BaseModule):

@@ -1,0 +1,58 @@
+"""Model index: swin_transformer_v2 (names, published top-1 and weights from MMPretrain's model zoo, converted from the authors'; its FLOPs figures are not these models' (V2-T at 256 px: 4.35 G published, 5.96 G by MMPretrain 1.2.0's own analyzer, 5.94 G by fovea)).
+
+``params_m`` and ``flops_g`` (GMACs at ``input_size``) are counted by fovea (`fovea flops`);
+``mmpretrain_flops_g`` is the figure MMPretrain publishes, counted with its own tool.
+"""
+
+_PAPER = 'Swin Transformer V2: Scaling Up Capacity and Resolution'
+
+ENTRIES = [
+    dict(name='swinv2-tiny-w8_3rdparty_in1k-256px', config='swin_transformer_v2/swinv2-tiny-w8_16xb64_in1k-256px.py', task='Image Classification',
+         params_m=28.35, flops_g=5.94, mmpretrain_flops_g=4.35, input_size=256, top1=81.76,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-tiny-w8_3rdparty_in1k-256px_20220803-e318968f.pth', 'sha256': 'e318968f', 'source': 'mmpretrain'}),
+    dict(name='swinv2-tiny-w16_3rdparty_in1k-256px', config='swin_transformer_v2/swinv2-tiny-w16_16xb64_in1k-256px.py', task='Image Classification',
+         params_m=28.35, flops_g=6.661, mmpretrain_flops_g=4.4, input_size=256, top1=82.81,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-tiny-w16_3rdparty_in1k-256px_20220803-9651cdd7.pth', 'sha256': '9651cdd7', 'source': 'mmpretrain'}),
+    dict(name='swinv2-small-w8_3rdparty_in1k-256px', config='swin_transformer_v2/swinv2-small-w8_16xb64_in1k-256px.py', task='Image Classification',
+         params_m=49.73, flops_g=11.546, mmpretrain_flops_g=8.45, input_size=256, top1=83.74,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-small-w8_3rdparty_in1k-256px_20220803-b01a4332.pth', 'sha256': 'b01a4332', 'source': 'mmpretrain'}),
+    dict(name='swinv2-small-w16_3rdparty_in1k-256px', config='swin_transformer_v2/swinv2-small-w16_16xb64_in1k-256px.py', task='Image Classification',
+         params_m=49.73, flops_g=12.783, mmpretrain_flops_g=8.57, input_size=256, top1=84.13,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-small-w16_3rdparty_in1k-256px_20220803-b707d206.pth', 'sha256': 'b707d206', 'source': 'mmpretrain'}),
+    dict(name='swinv2-base-w8_3rdparty_in1k-256px', config='swin_transformer_v2/swinv2-base-w8_16xb64_in1k-256px.py', task='Image Classification',
+         params_m=87.92, flops_g=20.325, mmpretrain_flops_g=14.99, input_size=256, top1=84.2,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-base-w8_3rdparty_in1k-256px_20220803-8ff28f2b.pth', 'sha256': '8ff28f2b', 'source': 'mmpretrain'}),
+    dict(name='swinv2-base-w16_3rdparty_in1k-256px', config='swin_transformer_v2/swinv2-base-w16_16xb64_in1k-256px.py', task='Image Classification',
+         params_m=87.92, flops_g=21.969, mmpretrain_flops_g=15.14, input_size=256, top1=84.6,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-base-w16_3rdparty_in1k-256px_20220803-5a1886b7.pth', 'sha256': '5a1886b7', 'source': 'mmpretrain'}),
+    dict(name='swinv2-base-w16_in21k-pre_3rdparty_in1k-256px', config='swin_transformer_v2/swinv2-base-w16_in21k-pre_16xb64_in1k-256px.py', task='Image Classification',
+         params_m=87.92, flops_g=21.969, mmpretrain_flops_g=15.14, input_size=256, top1=86.17,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-base-w16_in21k-pre_3rdparty_in1k-256px_20220803-8d7aa8ad.pth', 'sha256': '8d7aa8ad', 'source': 'mmpretrain'}),
+    dict(name='swinv2-base-w24_in21k-pre_3rdparty_in1k-384px', config='swin_transformer_v2/swinv2-base-w24_in21k-pre_16xb64_in1k-384px.py', task='Image Classification',
+         params_m=87.92, flops_g=55.148, mmpretrain_flops_g=34.07, input_size=384, top1=87.14,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-base-w24_in21k-pre_3rdparty_in1k-384px_20220803-44eb70f8.pth', 'sha256': '44eb70f8', 'source': 'mmpretrain'}),
+    dict(name='swinv2-large-w16_in21k-pre_3rdparty_in1k-256px', config='swin_transformer_v2/swinv2-large-w16_in21k-pre_16xb64_in1k-256px.py', task='Image Classification',
+         params_m=196.74, flops_g=47.74, mmpretrain_flops_g=33.86, input_size=256, top1=86.93,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-large-w16_in21k-pre_3rdparty_in1k-256px_20220803-c40cbed7.pth', 'sha256': 'c40cbed7', 'source': 'mmpretrain'}),
+    dict(name='swinv2-large-w24_in21k-pre_3rdparty_in1k-384px', config='swin_transformer_v2/swinv2-large-w24_in21k-pre_16xb64_in1k-384px.py', task='Image Classification',
+         params_m=196.74, flops_g=115.991, mmpretrain_flops_g=76.2, input_size=384, top1=87.59,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/swinv2-large-w24_in21k-pre_3rdparty_in1k-384px_20220803-3b36c165.pth', 'sha256': '3b36c165', 'source': 'mmpretrain'}),
+    dict(name='swinv2-base-w12_3rdparty_in21k-192px', config='swin_transformer_v2/swinv2-base-w12_8xb128_in21k-192px.py', task='Image Classification',
+         params_m=109.28, flops_g=11.878, mmpretrain_flops_g=8.51, input_size=192, top1=None,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/pretrain/swinv2-base-w12_3rdparty_in21k-192px_20220803-f7dc9763.pth', 'sha256': 'f7dc9763', 'source': 'mmpretrain'}),
+    dict(name='swinv2-large-w12_3rdparty_in21k-192px', config='swin_transformer_v2/swinv2-large-w12_8xb128_in21k-192px.py', task='Image Classification',
+         params_m=228.77, flops_g=26.134, mmpretrain_flops_g=19.04, input_size=192, top1=None,
+         dataset='ImageNet-1k', paper=_PAPER,
+         weights={'url': 'https://download.openmmlab.com/mmclassification/v0/swin-v2/pretrain/swinv2-large-w12_3rdparty_in21k-192px_20220803-d9073fee.pth', 'sha256': 'd9073fee', 'source': 'mmpretrain'}),
+]
