@@ -94,6 +94,10 @@ def test_bad_settings_are_config_errors(tmp_path):
         enc(torch.ones(1, 3, dtype=torch.long), encoder_hidden_states=torch.randn(1, 2, 64))
     with pytest.raises(ConfigError, match='encoder_hidden_states'):
         XBertEncoder(med_config(layers=1))(torch.ones(1, 3, dtype=torch.long))
+    with pytest.raises(ConfigError, match='output_attentions are not supported'):
+        enc(torch.ones(1, 3, dtype=torch.long), mode='text', output_attentions=True)
+    with pytest.raises(TypeError, match='encoder_hidden_state'):                  # a typo is not swallowed
+        enc(torch.ones(1, 3, dtype=torch.long), encoder_hidden_state=torch.randn(1, 2, 64))
 
 
 def test_nlvr_twin_cross_attention():

@@ -398,8 +398,8 @@ class XBertEncoder(BaseModule):
             raise ConfigError(f"XBert mode={mode!r} is not one of 'text', 'multimodal', 'fusion'.")
         return ranges[mode]
 
-    def _self_mask(self, attention_mask, batch: int, length: int, past: int, dtype, device):
-        if not self.is_decoder:
+    def _self_mask(self, attention_mask, batch: int, length: int, past: int, dtype, device, causal: bool):
+        if not causal:
             return _padding_mask(attention_mask, dtype)
         if attention_mask is not None and attention_mask.dim() == 3:
             return _padding_mask(attention_mask, dtype)
@@ -416,9 +416,15 @@ class XBertEncoder(BaseModule):
                 inputs_embeds: torch.Tensor | None = None, encoder_embeds: torch.Tensor | None = None,
                 encoder_hidden_states=None, encoder_attention_mask=None, past_key_values: KVCache | None = None,
                 use_cache: bool = False, output_hidden_states: bool = False, mode: str = 'multimodal',
-                return_dict: bool = True, **ignored) -> XBertOutput:
+                return_dict: bool = True, is_decoder: bool | None = None, head_mask=None,
+                output_attentions: bool = False) -> XBertOutput:
+        """See the module docstring. ``return_dict`` is accepted for MMPretrain's callers (the output is always
+        an :class:`XBertOutput`); ``is_decoder`` overrides the causal setting for this call."""
         if input_ids is None and inputs_embeds is None and encoder_embeds is None:
             raise ConfigError('XBert needs input_ids, inputs_embeds or encoder_embeds.')
+        if head_mask is not None or output_attentions:
+            raise ConfigError('XBert: head_mask and output_attentions are not supported (attention runs fused in '
+                              'scaled_dot_product_attention).')
         cache = past_key_values
         if cache is None and use_cache:
             cache = KVCache(self.config.num_hidden_layers)
@@ -428,7 +434,8 @@ class XBertEncoder(BaseModule):
         else:
             hidden = self.embeddings(input_ids, inputs_embeds, token_type_ids, position_ids, past)
         B, L = hidden.shape[:2]
-        mask = self._self_mask(attention_mask, B, L, past, hidden.dtype, hidden.device)
+        causal = self.is_decoder if is_decoder is None else is_decoder
+        mask = self._self_mask(attention_mask, B, L, past, hidden.dtype, hidden.device, causal)
         enc_mask = _encoder_mask(encoder_attention_mask, encoder_hidden_states, hidden.dtype)
         states = [hidden] if output_hidden_states else None
         cross = mode in ('multimodal', 'fusion')
@@ -513,12 +520,13 @@ class XBertLMHeadDecoder(BaseModule):
                 encoder_hidden_states=None, encoder_attention_mask=None, labels: torch.Tensor | None = None,
                 past_key_values: KVCache | None = None, use_cache: bool = False, output_hidden_states: bool = False,
                 return_dict: bool = True, return_logits: bool = False, reduction: str = 'mean',
-                mode: str = 'multimodal', **ignored):
+                mode: str = 'multimodal', is_decoder: bool = True, head_mask=None, output_attentions: bool = False):
         out = self.bert(input_ids, attention_mask=attention_mask, position_ids=position_ids,
                         inputs_embeds=inputs_embeds,
                         encoder_hidden_states=encoder_hidden_states, encoder_attention_mask=encoder_attention_mask,
                         past_key_values=past_key_values, use_cache=use_cache and labels is None,
-                        output_hidden_states=output_hidden_states, mode=mode)
+                        output_hidden_states=output_hidden_states, mode=mode, is_decoder=is_decoder,
+                        head_mask=head_mask, output_attentions=output_attentions)
         logits = self.cls(out.last_hidden_state)
         if return_logits:
             return logits[:, :-1].contiguous()
