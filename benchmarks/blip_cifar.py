@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import re
 import tempfile
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from clip_cifar import CLASSES, SYNONYMS, TRAIN_TEMPLATES, augment, load_split
+from clip_cifar import CLASSES, SYNONYMS, TRAIN_TEMPLATES, adamw, augment, load_splits, warmup_cosine
 
 SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
 WHAT_QUESTIONS = ['what is in the picture?', 'what is this?', 'what do you see in the image?']
@@ -172,11 +171,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rng = random.Random(0)
-    root = Path(args.data)
-    t0 = time.time()
-    train_x, train_y = load_split(root, 'train', args.train_subset)
-    test_x, test_y = load_split(root, 'test', args.test_subset)
-    print(f'loaded {len(train_x)} train / {len(test_x)} test images in {time.time() - t0:.0f}s')
+    train_x, train_y, test_x, test_y = load_splits(Path(args.data), args.train_subset, args.test_subset)
 
     from fovea.structures import DataSample
     texts = [t.format(s) for t in TRAIN_TEMPLATES for c in CLASSES for s in SYNONYMS[c]]
@@ -188,15 +183,11 @@ def main() -> None:
         evaluate = evaluate_captions if args.task == 'caption' else evaluate_vqa
         params = sum(p.numel() for p in model.parameters())
         print(f'{params / 1e6:.2f}M parameters, vocabulary of {len(model.tokenizer)} tokens')
-        decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and 'embedding' not in n]
-        no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or 'embedding' in n]
-        opt = torch.optim.AdamW([dict(params=decay, weight_decay=0.05), dict(params=no_decay, weight_decay=0.0)],
-                                lr=args.lr, betas=(0.9, 0.98))
-        budget, warm = args.minutes * 60, 0.05
+        opt = adamw(model, args.lr, 0.05, betas=(0.9, 0.98))
+        budget = args.minutes * 60
         start, step, losses = time.time(), 0, []
         while (elapsed := time.time() - start) < budget:
-            frac = elapsed / budget
-            lr = args.lr * (frac / warm if frac < warm else 0.5 * (1 + math.cos(math.pi * (frac - warm) / (1 - warm))))
+            lr = warmup_cosine(elapsed / budget, args.lr)
             for g in opt.param_groups:
                 g['lr'] = lr
             idx = torch.randint(0, len(train_x), (args.batch_size,))

@@ -118,6 +118,28 @@ def evaluate(model, images: torch.Tensor, labels: torch.Tensor, seed: int = 0) -
     return {'zero_shot_top1': round(top1, 2), 'i2t_R@1': round(i2t[0], 2), 'i2t_R@5': round(i2t[1], 2)}
 
 
+def load_splits(root: Path, train_subset: int | None, test_subset: int | None):
+    """(train images, train labels, test images, test labels), with a line saying how long loading took."""
+    t0 = time.time()
+    train_x, train_y = load_split(root, 'train', train_subset)
+    test_x, test_y = load_split(root, 'test', test_subset)
+    print(f'loaded {len(train_x)} train / {len(test_x)} test images in {time.time() - t0:.0f}s')
+    return train_x, train_y, test_x, test_y
+
+
+def adamw(model, lr: float, weight_decay: float, **kwargs) -> torch.optim.AdamW:
+    """AdamW without weight decay on biases, norms and embeddings."""
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and 'embedding' not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or 'embedding' in n]
+    return torch.optim.AdamW([dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)],
+                             lr=lr, **kwargs)
+
+
+def warmup_cosine(frac: float, lr: float, warm: float = 0.05) -> float:
+    """The learning rate at ``frac`` of the time budget: linear warmup over ``warm``, then cosine to 0."""
+    return lr * (frac / warm if frac < warm else 0.5 * (1 + math.cos(math.pi * (frac - warm) / (1 - warm))))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--data', default='/tmp/data/cifar10', help='folder with train/<class>/*.jpg and test/<class>/*.jpg')
@@ -136,26 +158,18 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rng = random.Random(0)
-    root = Path(args.data)
-    t0 = time.time()
-    train_x, train_y = load_split(root, 'train', args.train_subset)
-    test_x, test_y = load_split(root, 'test', args.test_subset)
-    print(f'loaded {len(train_x)} train / {len(test_x)} test images in {time.time() - t0:.0f}s')
+    train_x, train_y, test_x, test_y = load_splits(Path(args.data), args.train_subset, args.test_subset)
 
     from fovea.structures import DataSample
     model = build_model(args.tiny, args.width, args.depth).train()
     params = sum(p.numel() for p in model.parameters())
     before = evaluate(model, test_x, test_y)
     print(f'{params / 1e6:.2f}M parameters; at initialisation: {before}')
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and 'embedding' not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or 'embedding' in n]
-    opt = torch.optim.AdamW([dict(params=decay, weight_decay=0.1), dict(params=no_decay, weight_decay=0.0)],
-                            lr=args.lr, betas=(0.9, 0.98), eps=1e-6)
-    budget, warm = args.minutes * 60, 0.05
+    opt = adamw(model, args.lr, 0.1, betas=(0.9, 0.98), eps=1e-6)
+    budget = args.minutes * 60
     start, step, losses = time.time(), 0, []
     while (elapsed := time.time() - start) < budget:
-        frac = elapsed / budget
-        lr = args.lr * (frac / warm if frac < warm else 0.5 * (1 + math.cos(math.pi * (frac - warm) / (1 - warm))))
+        lr = warmup_cosine(elapsed / budget, args.lr)
         for g in opt.param_groups:
             g['lr'] = lr
         idx = torch.randint(0, len(train_x), (args.batch_size,))
