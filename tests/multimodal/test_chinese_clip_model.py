@@ -179,3 +179,13 @@ def test_zero_shot_cli_with_chinese_class_names(vocab, tmp_path, capsys):
     assert abs(hits[0][0]['match_score'] - float((text_feats @ search.prototype.T).max())) < 1e-5
     captions = ImageToTextRetrievalInferencer(model, prototype=['红色汽车', '蓝色的鸟', '一张猫的照片'], device='cpu')
     assert [len(r) for r in captions(str(images / '1.png'), topk=2)] == [2]
+
+
+def test_ofa_sys_resnet_checkpoint_converts(vocab):
+    src = tiny_chinese_clip(vocab, vision=TINY_RN)
+    sd = src.state_dict()
+    ofa = {('visual.' + k[len('vision_backbone.'):] if k.startswith('vision_backbone.') else
+            'bert.' + k[len('text_backbone.'):] if k.startswith('text_backbone.') else k): v for k, v in sd.items()}
+    fresh = tiny_chinese_clip(vocab, vision=TINY_RN)
+    load_weights(fresh, {'state_dict': {'module.' + k: v for k, v in ofa.items()}}, strict=True)
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in sd.items())
