@@ -28,10 +28,7 @@ def _coco(root, n_per_colour=2):
     (root / 'captions.json').write_text(json.dumps({'images': images, 'annotations': anns}))
 
 
-@pytest.mark.slow
-def test_runner_trains_and_validates_retrieval(tmp_path):
-    from fovea.engine.runner import Runner
-    _coco(tmp_path)
+def _retrieval_cfg(tmp_path, **train_cfg):
     vocab = blip_testutil.write_vocab(tmp_path).parent
     load = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(32, 32))]
     train = dict(type='COCORetrieval', data_root=str(tmp_path), ann_file='captions.json',
@@ -52,12 +49,49 @@ def test_runner_trains_and_validates_retrieval(tmp_path):
         train_cfg=dict(by_epoch=True, max_epochs=2, val_interval=2),
         custom_hooks=[dict(type='WarmupParamHook', param_name='alpha', module_name='head', warmup_epochs=1)],
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2))))
-    runner = Runner.from_cfg(cfg)
+    cfg.train_cfg.update(train_cfg)
+    return cfg
+
+
+@pytest.mark.slow
+def test_runner_trains_and_validates_retrieval(tmp_path):
+    from fovea.engine.runner import Runner
+    _coco(tmp_path)
+    runner = Runner.from_cfg(_retrieval_cfg(tmp_path))
     runner.train()
     metrics = runner.last_metrics['val']
     assert {'i2t/retrieval/Recall@1', 't2i/retrieval/Recall@5'} <= set(metrics)
     assert runner.unwrapped_model.head.alpha == pytest.approx(0.4)          # warmed up to its value
     assert int(runner.unwrapped_model.head.queue_ptr) == 0                  # 8 steps x 4 features, 16 kept
+
+
+def _ddp_worker(rank, world, port, root):
+    import torch.distributed as dist
+
+    from fovea.engine.runner import Runner
+    from tests.dist_testutil import init_gloo
+    init_gloo(rank, world, port)
+    cfg = _retrieval_cfg(root, max_epochs=1)
+    cfg.train_dataloader.batch_size = 2                    # 2 ranks x 2: the global batch of 4
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    runner = Runner.from_cfg(cfg)
+    model = runner.train()
+    flat = torch.cat([v.flatten().float() for v in model.state_dict().values()])
+    every = [torch.zeros_like(flat) for _ in range(world)]
+    dist.all_gather(every, flat)
+    assert torch.equal(every[0], every[1]), 'ranks diverged: weights, momentum copies or queues differ'
+    assert int(model.head.queue_ptr) == 0 and sorted(model.head.idx_queue[0].tolist()) == sorted(
+        [i // 2 for i in range(16)])                       # every caption's image once, from both ranks
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_two_processes_keep_one_model(tmp_path):
+    import torch.multiprocessing as mp
+
+    from tests.dist_testutil import free_port
+    _coco(tmp_path)
+    mp.spawn(_ddp_worker, args=(2, free_port(), tmp_path), nprocs=2, join=True)
 
 
 class _Runner:
