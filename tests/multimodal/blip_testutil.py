@@ -54,3 +54,23 @@ def retrieval_cfg(vocab_dir, layers: int = 2, queue_size: int = 8, hidden: int =
                 head=dict(type='ITCHead', embed_dim=32, queue_size=queue_size),
                 multimodal_head=dict(type='ITMHead', hidden_size=hidden, with_pooler=False), topk=4, max_txt_len=12,
                 **kw)
+
+
+def salesforce_names(sd: dict, vision: str, text: dict) -> dict:
+    """fovea BLIP names -> Salesforce BLIP's (timm ViT names under visual_encoder., BERT under text_*)."""
+    import re
+    vit = [(r'patch_embed\.projection\.', 'patch_embed.proj.'), (r'layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
+           (r'layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'), (r'layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
+           (r'layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
+           (r'layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'), (r'^ln1\.', 'norm.')]
+    out = {}
+    for k, v in sd.items():
+        if k.startswith(vision):
+            name = k[len(vision):]
+            for pat, rep in vit:
+                name = re.sub(pat, rep, name)
+            out['visual_encoder.' + name] = v
+        for theirs, ours in text.items():
+            if k.startswith(ours):
+                out[theirs + k[len(ours):]] = v
+    return out

@@ -10,7 +10,7 @@ from fovea.registry import MODELS
 from fovea.structures import DataSample
 from fovea.utils.errors import ConfigError, DataError
 from tests.multimodal import blip_testutil
-from tests.multimodal.blip_testutil import write_vocab
+from tests.multimodal.blip_testutil import salesforce_names, write_vocab
 
 TEXTS = ['a cat sitting on the red car', 'two dogs playing', 'a bird in the sky', 'a red truck on the road']
 
@@ -121,31 +121,11 @@ def test_shipped_model_bases_have_the_published_sizes(name, published):
     assert sum(p.numel() for p in model.parameters()) == published      # MMPretrain's metafile, exactly
 
 
-def _salesforce_names(sd: dict, vision: str, text: dict) -> dict:
-    """fovea BLIP names -> Salesforce BLIP's (timm ViT names under visual_encoder., BERT under text_*)."""
-    import re
-    vit = [(r'patch_embed\.projection\.', 'patch_embed.proj.'), (r'layers\.(\d+)\.ln1\.', r'blocks.\1.norm1.'),
-           (r'layers\.(\d+)\.ln2\.', r'blocks.\1.norm2.'), (r'layers\.(\d+)\.attn\.', r'blocks.\1.attn.'),
-           (r'layers\.(\d+)\.ffn\.layers\.0\.0\.', r'blocks.\1.mlp.fc1.'),
-           (r'layers\.(\d+)\.ffn\.layers\.1\.', r'blocks.\1.mlp.fc2.'), (r'^ln1\.', 'norm.')]
-    out = {}
-    for k, v in sd.items():
-        if k.startswith(vision):
-            name = k[len(vision):]
-            for pat, rep in vit:
-                name = re.sub(pat, rep, name)
-            out['visual_encoder.' + name] = v
-        for theirs, ours in text.items():
-            if k.startswith(ours):
-                out[theirs + k[len(ours):]] = v
-    return out
-
-
 def test_salesforce_and_mmpretrain_layouts_are_detected(vocab):
     torch.manual_seed(0)
     src = MODELS.build(caption_cfg(vocab))
     sd = src.state_dict()
-    salesforce = _salesforce_names(sd, 'visual_encoder.', {'text_decoder.': 'seq_gen_head.decoder.'})
+    salesforce = salesforce_names(sd, 'visual_encoder.', {'text_decoder.': 'seq_gen_head.decoder.'})
     salesforce['text_decoder.bert.embeddings.position_ids'] = torch.arange(64)[None]
     dst = MODELS.build(caption_cfg(vocab))
     assert load_weights(dst, salesforce, require_all=True).source == 'blip'
@@ -155,7 +135,7 @@ def test_salesforce_and_mmpretrain_layouts_are_detected(vocab):
     assert not report.missing and report.unexpected == ['seq_gen_head.decoder.bert.embeddings.position_ids']
 
     ret = MODELS.build(retrieval_cfg(vocab)).state_dict()
-    salesforce = _salesforce_names(ret, 'vision_backbone.', {'text_encoder.': 'text_backbone.'})
+    salesforce = salesforce_names(ret, 'vision_backbone.', {'text_encoder.': 'text_backbone.'})
     salesforce.update({'vision_proj.weight': ret['vision_neck.weight'], 'vision_proj.bias': ret['vision_neck.bias'],
                        'text_proj.weight': ret['text_neck.weight'], 'text_proj.bias': ret['text_neck.bias'],
                        'itm_head.weight': ret['multimodal_head.fc.weight'],

@@ -7,9 +7,11 @@ import json
 import pytest
 import torch
 
+from fovea.models.weights import load_weights
 from fovea.structures import DataSample
 from fovea.utils.errors import ConfigError, DataError
 from tests.multimodal.blip_task_models import tiny_vqa
+from tests.multimodal.blip_testutil import salesforce_names
 
 ANSWERS = ['cat', 'dog', 'red car', 'two', 'blue sky']
 STEPS = 20
@@ -127,6 +129,17 @@ def test_answer_list_is_read_on_first_use(vocab_dir, tmp_path):
     bad = tiny_vqa(vocab_dir, inference_method='rank', answer_list_path=str(tmp_path / 'nothing.json'))
     with pytest.raises(ConfigError, match='nothing.json'):
         bad.predict(torch.randn(1, 3, 32, 32), _questions('what?'))
+
+
+def test_salesforce_vqa_checkpoints_load(rank_model, vocab_dir):
+    """Salesforce BLIP's VQA layout (timm ViT under visual_encoder., text_encoder., text_decoder.) -> BlipVQA."""
+    sd = rank_model.state_dict()
+    theirs = salesforce_names(sd, 'vision_backbone.', {'text_encoder.': 'multimodal_backbone.',
+                                                       'text_decoder.': 'vqa_head.decoder.'})
+    assert 'text_encoder.encoder.layer.0.crossattention.self.key.weight' in theirs
+    model = tiny_vqa(vocab_dir, inference_method='rank', answer_list=ANSWERS)
+    assert load_weights(model, theirs, require_all=True).source == 'blip'
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in sd.items())
 
 
 def test_bad_input_is_named(rank_model, vocab_dir):
