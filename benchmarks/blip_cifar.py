@@ -13,7 +13,8 @@ the models' own ``loss`` for ``--minutes`` (time-based warmup + cosine learning 
   other class; chance 10%);
 * ``--task vqa`` (``BlipVQA``): "what is in the picture?" (the class name) and "is this a <class>?" (yes for
   the image's class, no for another, half each) for every test image; VQA accuracy (fovea's ``VQAAcc``) of
-  open-ended answers (beam search) and of answers ranked over the 12 possible ones.
+  open-ended answers (beam search) and of answers ranked over the 12 possible ones (chance: 10% for
+  'what', 50% for yes/no, 30% in all).
 
     python benchmarks/blip_cifar.py --data /tmp/data/cifar10 --minutes 15 --threads 2
     python benchmarks/blip_cifar.py --task vqa --data /tmp/data/cifar10 --minutes 15 --threads 2
