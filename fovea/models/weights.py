@@ -86,7 +86,9 @@ def convert_state_dict(sd: StateDict, model: nn.Module, source: str | None = Non
                 candidates.append((_fit_score(out, model_sd), src, out))
     if not candidates:
         return sd, 'fovea'
-    score, src, out = max(candidates, key=lambda c: c[0])
+    # the most tensors that fit; on a tie, a converter beats the checkpoint as it is when that leaves tensors
+    # over (a converter that drops the parts a bare backbone lacks, whose backbone names are the model's)
+    score, src, out = max(candidates, key=lambda c: (c[0], c[0] - len(c[2]) if c[1] == 'fovea' else 0))
     return OrderedDict(out), src
 
 

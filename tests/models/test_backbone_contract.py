@@ -62,6 +62,12 @@ CASES: dict[str, tuple[dict, int]] = {
                        out_indices=(0, 1, 2, 3), frozen_stages=1), 64),
     'RepLKNet': (dict(arch=dict(large_kernel_sizes=[5, 5, 3, 3], layers=[1, 1, 1, 1], channels=[8, 8, 16, 16],
                                 small_kernel=3, dw_ratio=1), out_indices=(0, 1, 2, 3), frozen_stages=1), 64),
+    'HRNet': (dict(extra=dict(
+        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1,), num_channels=(8,)),
+        stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1), num_channels=(4, 8)),
+        stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1), num_channels=(4, 8, 16)),
+        stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
+                    num_channels=(4, 8, 16, 32)))), 64),
     'ConvMixer': (dict(arch=dict(embed_dims=16, depth=2, patch_size=4, kernel_size=3), out_indices=(0, 1)), 32),
     'VAN': (dict(arch='tiny', out_indices=(0, 1, 2, 3)), 64),
     'MlpMixer': (dict(arch=dict(embed_dims=32, num_layers=2, tokens_mlp_dims=16, channels_mlp_dims=64), img_size=32,

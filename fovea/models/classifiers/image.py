@@ -4,9 +4,10 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
+from torch import nn
 
 from fovea.models.base import BaseModel
-from fovea.registry import MODELS
+from fovea.registry import MODELS, key_scope
 from fovea.structures import DataSample
 
 __all__ = ['ImageClassifier']
@@ -18,7 +19,7 @@ class ImageClassifier(BaseModel):
 
     Args:
         backbone: backbone config (returns a tuple of feature maps).
-        neck: neck config, e.g. ``dict(type='GlobalAveragePooling')``.
+        neck: neck config, e.g. ``dict(type='GlobalAveragePooling')``, or a list of them (applied in order).
         head: head config, e.g. ``dict(type='LinearClsHead', num_classes=1000, in_channels=2048)``.
         pretrained: path/URL of a checkpoint for the whole model (MMPretrain's argument).
         train_cfg: ``dict(augments=[...])`` batch augments, as in MMPretrain; moved into the
@@ -39,7 +40,11 @@ class ImageClassifier(BaseModel):
                 data_preprocessor.setdefault('num_classes', head['num_classes'])
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone, key='backbone')
-        self.neck = MODELS.build(neck, key='neck')
+        if isinstance(neck, (list, tuple)):   # MMEngine builds a list of necks as a Sequential (HRNet's configs)
+            with key_scope('neck'):
+                self.neck = nn.Sequential(*(MODELS.build(n, key=str(i)) for i, n in enumerate(neck)))
+        else:
+            self.neck = MODELS.build(neck, key='neck')
         self.head = MODELS.build(head, key='head')
 
     @property
