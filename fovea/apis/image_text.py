@@ -31,7 +31,8 @@ __all__ = ['ImageCaptionInferencer', 'VisualQuestionAnsweringInferencer', 'Visua
 MODEL_TASKS = {'BlipCaption': 'image captioning', 'BlipVQA': 'visual question answering',
                'BlipRetrieval': 'image-text retrieval', 'BlipGrounding': 'visual grounding', 'BlipNLVR': 'NLVR',
                'CLIP': 'zero-shot classification and image-text retrieval',
-               'CLIPZeroShot': 'zero-shot classification and image-text retrieval'}
+               'CLIPZeroShot': 'zero-shot classification and image-text retrieval',
+               'ChineseCLIP': 'zero-shot classification and image-text retrieval'}
 
 
 class _PredictInferencer(_BaseInferencer):

@@ -1,10 +1,14 @@
 """fovea demo MODEL: a local web page for a model: a classifier's top-5 classes and Grad-CAM overlay; CLIP's
-zero-shot classification, image-to-text and text-to-image retrieval."""
+zero-shot classification, image-to-text and text-to-image retrieval; BLIP's caption, VQA or grounding."""
 from __future__ import annotations
 
 COMMAND = 'demo'
-HELP = ('web demo (Gradio): a classifier\'s top-5 classes and Grad-CAM overlay, or CLIP zero-shot '
-        'classification and image-text retrieval')
+HELP = ('web demo (Gradio): a classifier\'s top-5 classes and Grad-CAM overlay, CLIP zero-shot '
+        'classification and image-text retrieval, or BLIP captioning, VQA and grounding')
+
+
+#: --task values: the tab of each image-text task
+TASKS = {'caption': 'image captioning', 'vqa': 'visual question answering', 'ground': 'visual grounding'}
 
 
 def add_arguments(parser) -> None:
@@ -18,6 +22,9 @@ def add_arguments(parser) -> None:
     parser.add_argument('--target-layers', nargs='+', help='CAM target layers (default: detected)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--no-examples', action='store_true', help='do not offer the sample photos')
+    parser.add_argument('--task', choices=sorted(TASKS),
+                        help='the tab of an image-text model the demo does not know by its type (BLIP models and '
+                             'CLIP are recognised)')
     parser.add_argument('--gallery', help='CLIP: a folder of images for the text-to-image tab (default: the '
                                           'sample photos)')
 
@@ -34,7 +41,8 @@ def run(args) -> int:
         print('Warning: no checkpoint given and none published: the demo shows an untrained model.')
     examples = [] if args.no_examples else example_images()
     tabs = demo_tabs(args.model, pretrained or None, args.device, args.topk, gallery=args.gallery or examples,
-                     cam_method=args.cam_method, target_layers=args.target_layers)
+                     cam_method=args.cam_method, target_layers=args.target_layers,
+                     task=TASKS.get(args.task))
     app = build_demo(tabs, title=f'fovea: {args.model}', examples=examples)
     print(f'Serving the demo of {args.model} on http://{args.host}:{args.port}', flush=True)
     app.launch(server_name=args.host, server_port=args.port, share=False, show_error=True, inbrowser=False)

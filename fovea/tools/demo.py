@@ -2,7 +2,9 @@
 
 * a classifier: upload or pick an image, see the top-k classes and a Grad-CAM overlay (:class:`DemoPredictor`);
 * CLIP: zero-shot classification into classes typed on the page (:class:`ZeroShotTab`), the texts that
-  match an image (:class:`ImageToTextTab`) and the gallery images that match a text (:class:`TextToImageTab`).
+  match an image (:class:`ImageToTextTab`) and the gallery images that match a text (:class:`TextToImageTab`);
+* BLIP: an image's caption (:class:`CaptionTab`), the answer to a question about it (:class:`VQATab`) and the
+  box of a described object, drawn on it (:class:`GroundingTab`).
 
 Every tab is a plain callable (usable and testable without Gradio) with a ``build(gr, examples)`` method that
 lays out its components. :func:`demo_tabs` picks the tabs for a model, :func:`build_demo` returns the
@@ -22,8 +24,8 @@ import torch
 
 from fovea.utils.errors import DataError, require
 
-__all__ = ['DemoPredictor', 'ZeroShotTab', 'ImageToTextTab', 'TextToImageTab', 'demo_tabs', 'build_demo',
-           'example_images', 'split_lines']
+__all__ = ['DemoPredictor', 'ZeroShotTab', 'ImageToTextTab', 'TextToImageTab', 'CaptionTab', 'VQATab', 'GroundingTab',
+           'TASK_TABS', 'demo_tabs', 'build_demo', 'example_images', 'split_lines']
 
 
 def split_lines(text: str | None, commas: bool = True) -> list[str]:
@@ -71,33 +73,37 @@ class DemoPredictor:
     def build(self, gr, examples: Sequence[str] = ()) -> None:
         gr.Markdown(f'Upload or pick an image: the model\'s top-{self.topk} classes and a {self.cam_method} map '
                     f'of the top class.')
-        with gr.Row():
-            with gr.Column():
-                inp = gr.Image(type='numpy', label='image', elem_id='fovea-input', image_mode='RGB')
-                run = gr.Button('Classify', elem_id='fovea-run', variant='primary')
-                if examples:
-                    gr.Examples(examples=[[e] for e in examples], inputs=[inp])
-            with gr.Column():
-                label = gr.Label(num_top_classes=self.topk, label=f'top-{self.topk}', elem_id='fovea-topk')
-                cam = gr.Image(type='numpy', label=f'{self.cam_method} overlay', elem_id='fovea-cam',
-                               interactive=False)
-        run.click(self, inputs=inp, outputs=[label, cam])
-        inp.upload(self, inputs=inp, outputs=[label, cam])
+        _image_tab(gr, self, 'fovea-input', 'fovea-run', 'Classify', lambda: [
+            gr.Label(num_top_classes=self.topk, label=f'top-{self.topk}', elem_id='fovea-topk'),
+            gr.Image(type='numpy', label=f'{self.cam_method} overlay', elem_id='fovea-cam', interactive=False)],
+            examples)
 
 
-def _image_text_tab(gr, tab: Any, name: str, text_label: str, text_value: str, button: str, output,
-                    examples: Sequence[str]) -> None:
-    """The layout the image+text tabs share: an image and a text box on the left, ``output`` on the right."""
+def _image_tab(gr, tab: Any, image_id: str, run_id: str, button: str, output, examples: Sequence[str],
+               text: tuple[str, str, str] | None = None) -> None:
+    """The layout the tabs share: an image (and, with ``text`` = (element id, label, initial value), a text box)
+    and a button on the left, ``output()`` (a component or a list) on the right. Image-only tabs also run
+    on upload."""
     with gr.Row():
         with gr.Column():
-            image = gr.Image(type='numpy', label='image', elem_id=f'fovea-{name}-image', image_mode='RGB')
-            text = gr.Textbox(label=text_label, value=text_value, lines=3, elem_id=f'fovea-{name}-text')
-            run = gr.Button(button, elem_id=f'fovea-{name}-run', variant='primary')
+            image = gr.Image(type='numpy', label='image', elem_id=image_id, image_mode='RGB')
+            box = gr.Textbox(label=text[1], value=text[2], lines=3, elem_id=text[0]) if text else None
+            run = gr.Button(button, elem_id=run_id, variant='primary')
             if examples:
                 gr.Examples(examples=[[e] for e in examples], inputs=[image])
         with gr.Column():
             out = output()
-    run.click(tab, inputs=[image, text], outputs=out)
+    inputs = [image, box] if text else image
+    run.click(tab, inputs=inputs, outputs=out)
+    if not text:
+        image.upload(tab, inputs=image, outputs=out)
+
+
+def _image_text_tab(gr, tab: Any, name: str, text_label: str, text_value: str, button: str, output,
+                    examples: Sequence[str]) -> None:
+    """:func:`_image_tab` with a text box, ids ``fovea-<name>-{image,text,run}``."""
+    _image_tab(gr, tab, f'fovea-{name}-image', f'fovea-{name}-run', button, output, examples,
+               (f'fovea-{name}-text', text_label, text_value))
 
 
 class ZeroShotTab:
@@ -207,17 +213,96 @@ class TextToImageTab:
         text.submit(self, inputs=text, outputs=out)
 
 
+class CaptionTab:
+    """Image captioning (BLIP): an image -> its caption, by beam search of ``num_beams``."""
+    title = 'Caption'
+
+    def __init__(self, model: Any, pretrained: bool | str | None = None, device: str = 'cpu', num_beams: int = 3):
+        from fovea.apis.image_text import ImageCaptionInferencer
+        self.inferencer = ImageCaptionInferencer(model, pretrained=pretrained, device=device)
+        self.num_beams = num_beams
+
+    def __call__(self, image: np.ndarray | None) -> str:
+        if image is None:
+            raise DataError('Upload or pick an image first.')
+        return self.inferencer([_one_image(image)], num_beams=self.num_beams)[0]['pred_caption']
+
+    def build(self, gr, examples: Sequence[str] = ()) -> None:
+        gr.Markdown(f'Describe an image (beam search, {self.num_beams} beams).')
+        _image_tab(gr, self, 'fovea-caption-image', 'fovea-caption-run', 'Caption',
+                   lambda: gr.Textbox(label='caption', elem_id='fovea-caption-out', interactive=False), examples)
+
+
+class VQATab:
+    """Visual question answering (BLIP): an image and a question -> the answer."""
+    title = 'Visual question answering'
+
+    def __init__(self, model: Any, pretrained: bool | str | None = None, device: str = 'cpu'):
+        from fovea.apis.image_text import VisualQuestionAnsweringInferencer
+        self.inferencer = VisualQuestionAnsweringInferencer(model, pretrained=pretrained, device=device)
+
+    def __call__(self, image: np.ndarray | None, question: str) -> str:
+        if not (question or '').strip():
+            raise DataError('Type a question about the image.')
+        if image is None:
+            raise DataError('Upload or pick an image first: the question is about it.')
+        return self.inferencer([_one_image(image)], question.strip())[0]['pred_answer']
+
+    def build(self, gr, examples: Sequence[str] = ()) -> None:
+        gr.Markdown('Ask a question about an image.')
+        _image_text_tab(gr, self, 'vqa', 'question', 'what is in the picture?', 'Answer',
+                        lambda: gr.Textbox(label='answer', elem_id='fovea-vqa-out', interactive=False), examples)
+
+
+class GroundingTab:
+    """Visual grounding (BLIP): an image and a description -> the image with the described object's box."""
+    title = 'Visual grounding'
+
+    def __init__(self, model: Any, pretrained: bool | str | None = None, device: str = 'cpu'):
+        from fovea.apis.image_text import VisualGroundingInferencer
+        self.inferencer = VisualGroundingInferencer(model, pretrained=pretrained, device=device)
+
+    def __call__(self, image: np.ndarray | None, text: str) -> np.ndarray:
+        """The RGB image with the box drawn (in the image's own pixels)."""
+        if not (text or '').strip():
+            raise DataError('Describe the object to find.')
+        if image is None:
+            raise DataError('Upload or pick an image first.')
+        img = _one_image(image)
+        box = self.inferencer([img], text.strip())[0]['pred_bboxes']
+        return np.asarray(self.inferencer.draw(img, box, text.strip()))
+
+    def build(self, gr, examples: Sequence[str] = ()) -> None:
+        gr.Markdown('Describe an object: its box is drawn on the image.')
+        _image_text_tab(gr, self, 'ground', 'description', 'the person on the left', 'Find',
+                        lambda: gr.Image(type='numpy', label='box', elem_id='fovea-ground-out', interactive=False),
+                        examples)
+
+
 def _is_clip(model: torch.nn.Module) -> bool:
     return hasattr(model, 'extract_text_feat') and hasattr(model, 'extract_image_feat')
 
 
+#: the tab of each image-text task (``demo_tabs(task=...)``, ``fovea demo --task``)
+TASK_TABS = {'image captioning': CaptionTab, 'visual question answering': VQATab, 'visual grounding': GroundingTab}
+
+
 def demo_tabs(model: Any, pretrained: bool | str | None = None, device: str = 'cpu', topk: int = 5,
               gallery: str | os.PathLike | Sequence[str] | None = None, cam_method: str = 'gradcam',
-              target_layers: Sequence[str] | None = None) -> list:
-    """The tabs for ``model`` (built once and shared): a classifier's, or CLIP's zero-shot, image-to-text and
-    (with a ``gallery`` of images) text-to-image tabs."""
+              target_layers: Sequence[str] | None = None, task: str | None = None) -> list:
+    """The tabs for ``model`` (built once and shared): BLIP's caption, VQA or grounding tab; CLIP's zero-shot,
+    image-to-text and (with a ``gallery`` of images) text-to-image tabs; else a classifier's. ``task`` (a key of
+    :data:`TASK_TABS`) chooses the tab of an image-text model fovea does not know by name."""
+    from fovea.apis.image_text import MODEL_TASKS
     from fovea.apis.inference import build_inference_model
     net = build_inference_model(model, pretrained, device)
+    task = task or MODEL_TASKS.get(type(net).__name__)
+    if task in TASK_TABS:
+        return [TASK_TABS[task](net, device=device)]
+    if task is not None and not _is_clip(net):
+        from fovea.utils.errors import ConfigError
+        raise ConfigError(f'The demo has no tab for {task} ({type(net).__name__}); it shows image captioning, visual '
+                          f'question answering, visual grounding, CLIP and classifiers.')
     if _is_clip(net):
         tabs = [ZeroShotTab(net, device=device, topk=topk), ImageToTextTab(net, device=device, topk=topk)]
         if gallery:

@@ -1,6 +1,7 @@
 """The image-text inferencers (caption, VQA, grounding, NLVR), inference_model and the `fovea caption / vqa /
-ground` commands, on a small rule-based model whose answers the tests can predict: what they check is the
-plumbing (texts paired with images, boxes brought back to the image's pixels, drawings, errors)."""
+ground` commands, on a small rule-based model whose answers the tests can predict (image_text_testutil:
+what they check is the plumbing: texts paired with images, boxes brought back to the image's pixels,
+drawings, errors), and on a tiny BlipCaption."""
 from __future__ import annotations
 
 import json
@@ -9,55 +10,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from fovea.apis import inference_model
 from fovea.apis.image_text import (ImageCaptionInferencer, NLVRInferencer, VisualGroundingInferencer,
                                    VisualQuestionAnsweringInferencer)
 from fovea.apis.inference import register_inferencer
-from fovea.models.base import BaseModel
-from fovea.registry import MODELS
 from fovea.utils.errors import ConfigError, DataError
-
-COLOURS = ('red', 'green', 'blue')
-
-
-def _colour(img: torch.Tensor) -> str:
-    return COLOURS[int(img.flatten(1).mean(1).argmax())]
-
-
-def _box(img: torch.Tensor) -> torch.Tensor:
-    ys, xs = torch.nonzero(img.amax(0) > 128, as_tuple=True)
-    return torch.tensor([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=torch.float32)
-
-
-@MODELS.register_module(name='ImageTextToy', force=True)
-class ImageTextToy(BaseModel):
-    """Captions an image with its dominant colour, answers 'what colour' questions, boxes the bright region
-    (in input pixels, divided by the sample's scale_factor as BLIP's grounding does) and says whether the two
-    images of a pair share their colour. ``generates=False`` sets no caption (a retrieval model)."""
-
-    def __init__(self, generates: bool = True):
-        super().__init__()
-        self.generates = generates
-        self.scale = nn.Parameter(torch.ones(()))
-
-    def predict(self, inputs, data_samples=None):
-        if isinstance(inputs, list):  # NLVR: a pair of batches
-            for a, b, s in zip(inputs[0], inputs[1], data_samples):
-                same = _colour(a) == _colour(b)
-                true = same == ('same' in s.text)
-                s.set_pred_score(torch.tensor([0.2, 0.8] if true else [0.9, 0.1]))
-            return data_samples
-        for img, s in zip(inputs, data_samples):
-            if self.generates:
-                s.pred_caption = f'a {_colour(img)} picture'
-            if 'question' in s:
-                s.pred_answer = _colour(img) if 'colour' in s.question else 'yes'
-            sx, sy = s.get('scale_factor', (1.0, 1.0))
-            s.pred_bboxes = (_box(img) / torch.tensor([sx, sy, sx, sy]))[None]
-        return data_samples
-
+from tests.multimodal.image_text_testutil import COLOURS, write_tiny_blip_caption, write_toy_setup
 
 for _task, _cls in (('ImageTextToy', ImageCaptionInferencer),):
     register_inferencer(_task, _cls)
@@ -65,17 +24,7 @@ for _task, _cls in (('ImageTextToy', ImageCaptionInferencer),):
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp('image_text')
-    pipeline = [dict(type='Resize', scale=(32, 32)), dict(type='PackInputs')]
-    cfg = root / 'toy.json'
-    cfg.write_text(json.dumps({'model': {'type': 'ImageTextToy'}, 'test_pipeline': pipeline}))
-    images = root / 'images'
-    images.mkdir()
-    for i, rgb in enumerate([(200, 20, 20), (20, 200, 20), (20, 20, 200)]):
-        arr = np.zeros((48, 64, 3), np.uint8)
-        arr[8:30, 10 + i:40 + i] = rgb  # the bright region, x 10+i..40+i, y 8..30
-        Image.fromarray(arr).save(images / f'{i}.png')
-    return str(cfg), images
+    return write_toy_setup(tmp_path_factory.mktemp('image_text'))
 
 
 def test_caption_and_generation_errors(setup, tmp_path):
@@ -166,21 +115,8 @@ def test_cli_commands(setup, tmp_path, capsys):
 
 # ---------------------------------------------------------------------------------------- BLIP models
 @pytest.fixture(scope='module')
-def blip_caption(tmp_path_factory, setup):
-    """A tiny BlipCaption config file (test vocabulary) and a checkpoint of its random weights."""
-    from fovea.apis.model import build_model_from_cfg
-    from tests.multimodal.blip_testutil import caption_cfg, med_config, write_vocab
-    root = tmp_path_factory.mktemp('blip')
-    vocab = write_vocab(root).parent
-    model_cfg = caption_cfg(vocab, generation_cfg=dict(max_length=8))
-    model_cfg['decoder_head']['decoder']['med_config'] = med_config(1, hidden=64, heads=2, intermediate=128)
-    cfg = root / 'blip_caption.json'
-    cfg.write_text(json.dumps({'model': model_cfg, 'test_pipeline': [dict(type='Resize', scale=(32, 32)),
-                                                                    dict(type='PackInputs')]}))
-    torch.manual_seed(0)
-    ckpt = root / 'blip_caption.pth'
-    torch.save({'state_dict': build_model_from_cfg(model_cfg).state_dict()}, ckpt)
-    return str(cfg), str(ckpt), vocab
+def blip_caption(tmp_path_factory):
+    return write_tiny_blip_caption(tmp_path_factory.mktemp('blip'))
 
 
 def test_blip_caption_through_the_inferencer(blip_caption, setup):
@@ -202,3 +138,65 @@ def test_a_retrieval_model_is_refused_for_captioning(blip_caption):
     retrieval = build_model_from_cfg(retrieval_cfg(vocab))
     with pytest.raises(ConfigError, match='BlipRetrieval does image-text retrieval, not image captioning.*BlipCaption'):
         ImageCaptionInferencer(retrieval, device='cpu')
+
+
+def _task_config(root, name: str, model_cfg: dict) -> str:
+    cfg = root / f'{name}.json'
+    cfg.write_text(json.dumps({'model': model_cfg, 'test_pipeline': [dict(type='Resize', scale=(32, 32)),
+                                                                    dict(type='PackInputs')]}))
+    return str(cfg)
+
+
+@pytest.fixture(scope='module')
+def blip_tasks(tmp_path_factory):
+    """Config files of tiny BlipVQA (generation), BlipGrounding and BlipNLVR (blip_task_models)."""
+    from tests.multimodal import blip_task_models as tm
+    root = tmp_path_factory.mktemp('blip_tasks')
+    vqa = tm.vqa_cfg(root, inference_method='generate')
+    ground = dict(type='BlipGrounding', tokenizer=tm.tokenizer_cfg(root), visual_encoder=tm.vit(),
+                  text_encoder=dict(type='XBertEncoder', med_config=tm.bert()),
+                  multimodal_encoder=dict(type='XBertEncoder', med_config=tm.bert()),
+                  head=dict(type='GroundingHead', decoder=dict(type='XBertLMHeadDecoder', med_config=tm.bert())))
+    nlvr = dict(type='BlipNLVR', tokenizer=tm.tokenizer_cfg(root), vision_backbone=tm.vit(),
+                multimodal_backbone=dict(type='BertModel', config=tm.bert(layers=7, nlvr=True),
+                                         add_pooling_layer=False))
+    return {k: _task_config(root, k, v) for k, v in (('vqa', vqa), ('ground', ground), ('nlvr', nlvr))}
+
+
+def _preprocessed(inf, images, **fields):
+    from fovea.data.collate import default_collate
+    packed = inf.preprocess(inf.collect(images))
+    for p in packed:
+        for k, v in fields.items():
+            p['data_samples'].set_field(v, k)
+    return inf.model.data_preprocessor(default_collate(packed), False)
+
+
+def test_blip_task_models_through_the_inferencers(blip_tasks, setup):
+    """The real BLIP task models take what the inferencers give them: questions, sentences, pairs of images,
+    scale factors (boxes back in the 64x48 images' pixels), and answer as when called directly."""
+    _, images = setup
+    torch.manual_seed(0)
+    vqa = VisualQuestionAnsweringInferencer(blip_tasks['vqa'], device='cpu')
+    res = vqa(str(images), 'what is in the picture?', batch_size=3)
+    batch = _preprocessed(vqa, str(images), question='what is in the picture?')
+    direct = vqa.model.predict(batch['inputs'], batch['data_samples'])
+    assert [r['pred_answer'] for r in res] == [s.pred_answer for s in direct]
+
+    ground = VisualGroundingInferencer(blip_tasks['ground'], device='cpu')
+    box = ground(str(images / '0.png'), 'the red box')[0]['pred_bboxes']
+    batch = _preprocessed(ground, str(images / '0.png'), text='the red box')
+    torch.testing.assert_close(box, ground.model.predict(batch['inputs'], batch['data_samples'])[0].pred_bboxes)
+    assert box.shape == (1, 4) and 0 <= float(box[0, 0]) <= float(box[0, 2]) <= 64 + 1e-4  # x in 0..64, not 0..32
+
+    nlvr = NLVRInferencer(blip_tasks['nlvr'], device='cpu')
+    a, b = str(images / '0.png'), str(images / '1.png')
+    res = nlvr([(a, b, 'the two pictures differ'), (b, b, 'the same picture twice')], batch_size=2)
+    left, right = _preprocessed(nlvr, [a, b], text='x'), _preprocessed(nlvr, [b, b], text='x')
+    for s, t in zip(left['data_samples'], ['the two pictures differ', 'the same picture twice']):
+        s.text = t
+    scores = nlvr.model.predict([left['inputs'], right['inputs']], left['data_samples'])
+    np.testing.assert_allclose(np.stack([r['pred_scores'] for r in res]),
+                               torch.stack([s.pred_score for s in scores]).numpy(), atol=1e-6)
+    with pytest.raises(ConfigError, match='BlipNLVR does NLVR, not visual question answering'):
+        VisualQuestionAnsweringInferencer(nlvr.model, device='cpu')

@@ -153,10 +153,10 @@ def test_clip_tabs_match_the_inferencers(tiny_clip, photo_dir):
     assert type(build_demo(tabs)).__name__ == 'Blocks'
 
 
-def _serve(args: list[str], tmp_path):
+def _serve(args: list[str], tmp_path, env: dict | None = None):
     """Start ``fovea demo ARGS`` on a free port; returns (process, url) once the page answers."""
     port = _free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', HOME=str(tmp_path))
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED='False', HOME=str(tmp_path), **(env or {}))
     server = subprocess.Popen([sys.executable, '-m', 'fovea', 'demo', *args, '--port', str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     url = f'http://127.0.0.1:{port}/'
@@ -245,3 +245,106 @@ def test_clip_demo_in_headless_chromium(tiny_clip, photo_dir, tmp_path):
         np.testing.assert_allclose([float(p.rstrip('%')) for p in lines[1::2]],
                                    [100 * v for v in expected.values()], atol=1)
     assert shown.split('\n')[1:] == [c for _, c in t2i('a cup of coffee')], shown
+
+
+# ---------------------------------------------------------------------------------------- BLIP tabs
+@pytest.fixture(scope='module')
+def image_text(tmp_path_factory):
+    """The tiny BlipCaption and the rule-based image-text model (image_text_testutil), as config files a
+    `fovea demo` process can read (the toy's Python config imports the module that registers it)."""
+    from pathlib import Path
+
+    from tests.multimodal.image_text_testutil import write_tiny_blip_caption, write_toy_setup
+    root = tmp_path_factory.mktemp('image_text_demo')
+    blip_cfg, blip_ckpt, _ = write_tiny_blip_caption(root)
+    _, images = write_toy_setup(root)
+    toy = Path(root) / 'toy.py'
+    toy.write_text('import tests.multimodal.image_text_testutil  # noqa: F401  (registers ImageTextToy)\n\n'
+                   "model = dict(type='ImageTextToy')\n"
+                   "test_pipeline = [dict(type='Resize', scale=(32, 32)), dict(type='PackInputs')]\n")
+    return dict(blip=(blip_cfg, blip_ckpt), toy=str(toy), images=images)
+
+
+def test_blip_tabs_match_the_inferencers(image_text, photo_dir):
+    from PIL import Image
+
+    from fovea.apis.image_text import ImageCaptionInferencer, VisualGroundingInferencer
+    from fovea.tools.demo import CaptionTab, GroundingTab, VQATab, build_demo, demo_tabs
+    from fovea.utils.errors import ConfigError, DataError
+    cfg, ckpt = image_text['blip']
+    (caption,) = demo_tabs(cfg, ckpt)
+    assert isinstance(caption, CaptionTab)
+    arr = np.asarray(Image.open(photo_dir / 'coffee.jpg'))
+    ref = ImageCaptionInferencer(cfg, pretrained=ckpt, device='cpu')(arr, num_beams=3)[0]['pred_caption']
+    assert caption(arr) == ref
+    (vqa,) = demo_tabs(image_text['toy'], task='visual question answering')
+    assert isinstance(vqa, VQATab)
+    green = np.asarray(Image.open(image_text['images'] / '1.png'))
+    assert vqa(green, 'what colour is it?') == 'green'
+    with pytest.raises(DataError, match='image first'):
+        vqa(None, 'what colour is it?')
+    (ground,) = demo_tabs(image_text['toy'], task='visual grounding')
+    assert isinstance(ground, GroundingTab)
+    drawn = ground(green, 'the green box')
+    box = VisualGroundingInferencer(image_text['toy'], device='cpu')(green, 'the green box')[0]['pred_bboxes']
+    np.testing.assert_array_equal(drawn, np.asarray(VisualGroundingInferencer.draw(green, box, 'the green box')))
+    assert drawn.shape == green.shape and not np.array_equal(drawn, green)
+    with pytest.raises(ConfigError, match='no tab for NLVR'):
+        demo_tabs(image_text['toy'], task='NLVR')
+    assert type(build_demo([caption, vqa, ground])).__name__ == 'Blocks'
+
+
+_TEXT_OUT = """(() => {{ const el = document.querySelector('{sel} textarea, {sel} input');
+    return el && el.value ? el.value : null; }})()"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_blip_demo_in_headless_chromium(image_text, photo_dir, tmp_path):
+    """The caption (tiny BlipCaption), VQA and grounding tabs (the rule-based model) driven in the browser:
+    each shows what the tab answers in-process."""
+    if find_browser() is None:
+        pytest.skip('no Chromium/Chrome found (Debian: apt-get install chromium)')
+    pytest.importorskip('websockets')
+    from pathlib import Path
+
+    from PIL import Image
+
+    from fovea.tools.demo import demo_tabs
+    cfg, ckpt = image_text['blip']
+    green = str(image_text['images'] / '1.png')
+    repo = str(Path(__file__).resolve().parents[2])  # the toy's config imports tests.multimodal
+    env = {'PYTHONPATH': os.pathsep.join(p for p in (repo, os.environ.get('PYTHONPATH')) if p)}
+    runs = [([cfg, '--checkpoint', ckpt], 'caption', str(photo_dir / 'coffee.jpg'), None),
+            ([image_text['toy'], '--task', 'vqa'], 'vqa', green, 'what colour is it?'),
+            ([image_text['toy'], '--task', 'ground'], 'ground', green, 'the green box')]
+    shown = {}
+    for args, name, image, text in runs:
+        server, url = _serve([*args, '--no-examples'], tmp_path, env)
+        try:
+            with Browser(tmp_path / f'chrome-{name}') as page:
+                page.call('Page.enable')
+                page.call('Page.navigate', url=url)
+                page.wait_for(f"document.querySelector('#fovea-{name}-image input[type=file]') !== null", timeout=90)
+                if text is not None:
+                    _type(page, f'#fovea-{name}-text textarea', text)
+                page.set_files(f'#fovea-{name}-image input[type=file]', [image])
+                page.wait_for(f"document.querySelector('#fovea-{name}-image img') !== null", timeout=60)
+                page.evaluate(f"document.querySelector('#fovea-{name}-run').click()")
+                if name == 'ground':
+                    shown[name] = page.wait_for("""(() => { const i = document.querySelector('#fovea-ground-out img');
+                        return i && i.complete && i.naturalWidth > 0 ? [i.naturalWidth, i.naturalHeight] : null; })()""",
+                                                timeout=120)
+                else:
+                    shown[name] = page.wait_for(_TEXT_OUT.format(sel=f'#fovea-{name}-out'), timeout=120)
+                page.screenshot(tmp_path / f'{name}.png')
+        finally:
+            server.terminate()
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    (caption,) = demo_tabs(cfg, ckpt)
+    assert shown['caption'] == caption(np.asarray(Image.open(photo_dir / 'coffee.jpg')))
+    assert shown['vqa'] == 'green'
+    assert shown['ground'] == [64, 48]  # the drawing at the image's own size
