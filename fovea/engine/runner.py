@@ -455,14 +455,23 @@ class Runner:
         self.val_loop = self.val_loop or self._build_eval_loop('val')
         if self.val_loop is None:
             raise ConfigError('Validation needs val_dataloader and val_evaluator in the config.')
+        fresh = not getattr(self, '_run_dir_created', False)  # not after train()/test(): set the run up as test()
+        if fresh:
+            self._prepare_run_dir()
         self._load_or_resume(weights_only=True)
+        if fresh:
+            self._describe_setup()
+            self.call_hook('before_run')
         from fovea.engine.worker_guard import worker_deaths_explained
         from fovea.data.loader import release_workers
         try:
             with worker_deaths_explained(self.val_loop.dataloader):
-                return self.val_loop.run()
+                metrics = self.val_loop.run()
         finally:
             release_workers(self.val_loop.dataloader)
+        if fresh:
+            self.call_hook('after_run')
+        return metrics
 
     @_logs_fatal_errors
     def test(self) -> dict:

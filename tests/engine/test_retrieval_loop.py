@@ -77,7 +77,9 @@ def test_retrieval_val_loop_ranks_every_image_against_every_caption(tmp_path):
 
 
 def test_retrieval_loop_scores_a_wrong_model_low(tmp_path):
-    metrics = _runner(tmp_path, shift=1).test()
+    runner = _runner(tmp_path, shift=1)
+    metrics = runner.val()  # a fresh runner's val() sets its run up as test() does (it used to fail logging)
+    assert 'i2t/retrieval/Recall@1' in (runner.run_dir / 'scalars.json').read_text()
     # each image's feature is another photo's: its own captions never rank first (R@10 covers all 6 captions)
     assert metrics['i2t/retrieval/Recall@1'] == 0 and metrics['t2i/retrieval/Recall@1'] == 0
     assert metrics['i2t/retrieval/Recall@10'] == 100
