@@ -202,7 +202,9 @@ def _java_scores(names: Iterable[str], preds: dict, refs: dict) -> dict[str, flo
 def _caption_records(metric: BaseMetric, data_samples) -> None:
     for s in data_samples:
         caption, image_id = s.get('pred_caption'), s.get('image_id')
-        if caption is None or image_id is None:
+        if isinstance(caption, (list, tuple)):  # several captions per image (num_captions > 1): the first
+            caption = caption[0] if caption else None
+        if not isinstance(caption, str) or image_id is None:
             raise DataError(f'{type(metric).__name__}: a sample without pred_caption or image_id (it has '
                             f'{sorted(s.keys()) if hasattr(s, "keys") else s}); pack image_id with '
                             f"PackInputs(meta_keys=['image_id']) and predict with a captioning model.")

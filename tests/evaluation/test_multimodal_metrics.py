@@ -100,6 +100,7 @@ def test_coco_caption_metric_keys_and_duplicates(gt_file, caplog):
     evaluator = Evaluator(dict(type='COCOCaption', ann_file=str(gt_file), java_metrics=('SPICE',)))
     samples = _caption_samples(PREDS)
     evaluator.process(samples[:3])
+    samples[4] = DataSample(metainfo={'image_id': '554625'}, pred_caption=[PREDS[554625], 'other'])  # first counts
     evaluator.process(samples[3:] + [DataSample(metainfo={'image_id': '391895'}, pred_caption='a dog')])  # repeat
     with caplog.at_level(logging.WARNING, logger='fovea'):
         out = evaluator.evaluate(6)
