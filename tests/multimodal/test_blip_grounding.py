@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fovea.models.weights import load_weights
 from fovea.structures import DataSample
 from fovea.utils.errors import ConfigError, DataError
 from tests.multimodal.blip_task_models import TASK_VOCAB, tiny_grounding
@@ -76,3 +77,14 @@ def test_bad_input_is_named(model, tmp_path):
     short = tiny_grounding(tmp_path, tokens=TASK_VOCAB[:-642])     # builds: the vocabulary is read on first use
     with pytest.raises(ConfigError, match=r'lacks 642 of the tokens.*\[unused339\]'):
         short.predict(torch.randn(1, 3, 32, 32), [DataSample(text='a dog')])
+
+
+def test_mmpretrain_checkpoints_load(model, tmp_path):
+    """MMPretrain's BlipGrounding checkpoints: fovea's names (box-token buffers included) plus BERT's saved
+    position_ids buffers."""
+    sd = dict(model.state_dict())
+    for bert in ('text_encoder.', 'multimodal_encoder.', 'grounding_head.decoder.bert.'):
+        sd[bert + 'embeddings.position_ids'] = torch.arange(64)[None]
+    fresh = tiny_grounding(tmp_path)
+    report = load_weights(fresh, sd, require_all=True)
+    assert not report.missing and all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fovea.models.weights import load_weights
 from fovea.structures import DataSample
 from fovea.utils.errors import ConfigError, DataError
 from tests.multimodal.blip_task_models import tiny_nlvr
@@ -92,3 +93,11 @@ def test_preprocessor_normalises_image_pairs(vocab_dir):
     torch.testing.assert_close(out[:, 1], single)
     as_list = pre({'inputs': [pair[:, 0], pair[:, 1]], 'data_samples': _texts('a', 'b')})['inputs']
     torch.testing.assert_close(as_list[1], single)
+
+
+def test_mmpretrain_checkpoints_load(model, vocab_dir):
+    """MMPretrain's BlipNLVR checkpoints: fovea's names plus BERT's saved position_ids buffer."""
+    sd = {**model.state_dict(), 'multimodal_backbone.embeddings.position_ids': torch.arange(64)[None]}
+    fresh = tiny_nlvr(vocab_dir)
+    report = load_weights(fresh, sd, require_all=True)
+    assert not report.missing and all(torch.equal(v, fresh.state_dict()[k]) for k, v in model.state_dict().items())
