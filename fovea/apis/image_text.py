@@ -68,6 +68,13 @@ class _PredictInferencer(_BaseInferencer):
                             f'image, or one for all.')
         return texts
 
+    def _attach(self, packed: list[dict], texts: list[str]) -> None:
+        """The texts went through the test pipeline (MMPretrain's clean questions with ``CleanCaption``); a
+        pipeline whose ``PackInputs`` does not keep them gets them as given."""
+        for p, text in zip(packed, texts):
+            if self.text_field not in p['data_samples']:
+                p['data_samples'].set_field(text, self.text_field)
+
     def _check(self, sample) -> None:
         missing = [f for f in self.result_fields if f not in sample]
         if missing:
@@ -87,10 +94,9 @@ class _PredictInferencer(_BaseInferencer):
         texts = self._texts(texts, len(pairs))
         if not pairs:
             raise DataError(f'{type(self).__name__} got no image.')
-        packed = self.preprocess(pairs)
-        for i, p in enumerate(packed):
-            if texts is not None:
-                p['data_samples'].set_field(texts[i], self.text_field)
+        packed = self.preprocess(pairs, [{self.text_field: t} for t in texts] if texts is not None else None)
+        if texts is not None:
+            self._attach(packed, texts)
         samples = []
         for batch in self.batches(packed, batch_size):
             samples.extend(self.model(batch['inputs'], batch['data_samples'], mode='predict'))
@@ -232,10 +238,9 @@ class NLVRInferencer(_PredictInferencer):
         results = []
         for start in range(0, len(triples), batch_size):
             chunk = triples[start:start + batch_size]
-            left = self.preprocess([self.collect(t[0])[0] for t in chunk])
+            left = self.preprocess([self.collect(t[0])[0] for t in chunk], [{'text': t[2]} for t in chunk])
             right = self.preprocess([self.collect(t[1])[0] for t in chunk])
-            for p, (_, _, sentence) in zip(left, chunk):
-                p['data_samples'].set_field(sentence, 'text')
+            self._attach(left, [t[2] for t in chunk])
             (batch,), (second,) = self.batches(left, len(chunk)), self.batches(right, len(chunk))
             samples = self.model([batch['inputs'], second['inputs']], batch['data_samples'], mode='predict')
             self._check(samples[0])

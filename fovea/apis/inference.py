@@ -240,14 +240,18 @@ class _BaseInferencer:
                             f'{self.skipped[0][1]}')
         return images
 
-    def preprocess(self, images: list[tuple[torch.Tensor, str | None]]) -> list[dict]:
-        """Run the test pipeline on each image: packed ``{'inputs', 'data_samples'}`` dicts."""
+    def preprocess(self, images: list[tuple[torch.Tensor, str | None]],
+                   fields: Sequence[dict] | None = None) -> list[dict]:
+        """Run the test pipeline on each image: packed ``{'inputs', 'data_samples'}`` dicts. ``fields`` (one
+        dict per image) go into the pipeline's input beside the image (a question its transforms clean)."""
         out = []
-        for img, path in images:
+        for i, (img, path) in enumerate(images):
             img = self._match_channels(img)
             results = {'img': img, 'img_shape': tuple(img.shape[-2:]), 'ori_shape': tuple(img.shape[-2:])}
             if path is not None:
                 results['img_path'] = path
+            if fields is not None:
+                results.update(fields[i])
             out.append(self.pipeline(results))
         return out
 

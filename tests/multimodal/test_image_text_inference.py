@@ -140,10 +140,15 @@ def test_a_retrieval_model_is_refused_for_captioning(blip_caption):
         ImageCaptionInferencer(retrieval, device='cpu')
 
 
-def _task_config(root, name: str, model_cfg: dict) -> str:
+def _task_config(root, name: str, model_cfg: dict, shipped: str) -> str:
+    """A config file of a tiny model with the test pipeline of the shipped config (its images at 32 px)."""
+    from fovea.apis.inference import _test_pipeline_cfg
+    from fovea.config import Config
+    text = json.dumps(_test_pipeline_cfg(Config.fromfile(shipped)))
+    pipeline = json.loads(text.replace('[384, 384]', '[32, 32]').replace('[480, 480]', '[32, 32]'))
+    assert '32, 32' in json.dumps(pipeline)
     cfg = root / f'{name}.json'
-    cfg.write_text(json.dumps({'model': model_cfg, 'test_pipeline': [dict(type='Resize', scale=(32, 32)),
-                                                                    dict(type='PackInputs')]}))
+    cfg.write_text(json.dumps({'model': model_cfg, 'test_pipeline': pipeline}))
     return str(cfg)
 
 
@@ -160,26 +165,29 @@ def blip_tasks(tmp_path_factory):
     nlvr = dict(type='BlipNLVR', tokenizer=tm.tokenizer_cfg(root), vision_backbone=tm.vit(),
                 multimodal_backbone=dict(type='BertModel', config=tm.bert(layers=7, nlvr=True),
                                          add_pooling_layer=False))
-    return {k: _task_config(root, k, v) for k, v in (('vqa', vqa), ('ground', ground), ('nlvr', nlvr))}
+    return {k: _task_config(root, k, v, shipped) for k, v, shipped in (
+        ('vqa', vqa, 'blip-base_8xb32_vqa'), ('ground', ground, 'blip-base_8xb16_refcoco'),
+        ('nlvr', nlvr, 'blip-base_8xb32_nlvr'))}
 
 
 def _preprocessed(inf, images, **fields):
     from fovea.data.collate import default_collate
-    packed = inf.preprocess(inf.collect(images))
-    for p in packed:
-        for k, v in fields.items():
-            p['data_samples'].set_field(v, k)
+    pairs = inf.collect(images)
+    packed = inf.preprocess(pairs, [fields] * len(pairs))
     return inf.model.data_preprocessor(default_collate(packed), False)
 
 
 def test_blip_task_models_through_the_inferencers(blip_tasks, setup):
-    """The real BLIP task models take what the inferencers give them: questions, sentences, pairs of images,
-    scale factors (boxes back in the 64x48 images' pixels), and answer as when called directly."""
+    """The real BLIP task models, with the shipped configs' test pipelines (CleanCaption on the question or
+    sentence, PackInputs keeping it, NLVR's ApplyToList), take what the inferencers give them: questions,
+    sentences, pairs of images, scale factors (boxes back in the 64x48 images' pixels), and answer as when
+    called directly."""
     _, images = setup
     torch.manual_seed(0)
     vqa = VisualQuestionAnsweringInferencer(blip_tasks['vqa'], device='cpu')
-    res = vqa(str(images), 'what is in the picture?', batch_size=3)
-    batch = _preprocessed(vqa, str(images), question='what is in the picture?')
+    res = vqa(str(images), 'What is in the picture?', batch_size=3)
+    assert res[0]['question'] == 'what is in the picture'  # cleaned by the pipeline, as in evaluation
+    batch = _preprocessed(vqa, str(images), question='what is in the picture')
     direct = vqa.model.predict(batch['inputs'], batch['data_samples'])
     assert [r['pred_answer'] for r in res] == [s.pred_answer for s in direct]
 
