@@ -8,9 +8,9 @@ the models' own ``loss`` for ``--minutes`` (time-based warmup + cosine learning 
 (``--test-subset`` of the 10,000, every class equally):
 
 * ``--task caption`` (``BlipCaption``): captions by beam search (3 beams); BLEU-4 and CIDEr against
-  *held-out* reference captions (OpenAI's 18 CIFAR templates with the class name, none of which is a
-  training template), and the share of captions that name the image's class (a synonym of it and of no
-  other class; chance 10%);
+  *held-out* reference captions (OpenAI's 18 CIFAR templates, none of which is a training template, with
+  each of the class's names: 72-108 references an image), and the share of captions that name the image's
+  class (a synonym of it and of no other class; chance 10%);
 * ``--task vqa`` (``BlipVQA``): "what is in the picture?" (the class name) and "is this a <class>?" (yes for
   the image's class, no for another, half each) for every test image; VQA accuracy (fovea's ``VQAAcc``) of
   open-ended answers (beam search) and of answers ranked over the 12 possible ones (chance: 10% for
@@ -117,7 +117,8 @@ def evaluate_captions(model, images: torch.Tensor, labels: torch.Tensor, batch: 
         x = model.data_preprocessor({'inputs': images[sl]}, False)['inputs']
         for i, c in zip(range(sl.start, sl.stop), model.generate(x)):
             preds[i] = c
-    refs = {i: [t.format(CLASSES[int(labels[i])]) for t in OPENAI_CIFAR_TEMPLATES] for i in preds}
+    refs = {i: [t.format(name) for t in OPENAI_CIFAR_TEMPLATES for name in SYNONYMS[CLASSES[int(labels[i])]]]
+            for i in preds}
     scores = caption_scores(preds, refs)
     named = sum(names_of(preds[i]) == {CLASSES[int(labels[i])]} for i in preds) / len(preds) * 100
     model.train()
