@@ -130,7 +130,8 @@ def test_refcoco_boxes_and_splits(root):
     batch = loader_batch(dict(kw, data_root=str(root / 'coco'), split='val'), ['text', 'gt_bboxes'], ['image_id'],
                          batch_size=1)
     assert batch['data_samples'][0].text == 'the cup'
-    np.testing.assert_array_equal(np.asarray(batch['data_samples'][0].gt_bboxes), [[10, 5, 40, 30]])
+    # x y w h (10, 5, 30, 25) on the 40x60 photo, resized with it to 24x24: x by 0.4, y by 0.6
+    np.testing.assert_allclose(np.asarray(batch['data_samples'][0].gt_bboxes), [[4, 3, 16, 18]], rtol=1e-6)
 
 
 def test_refcoco_refs_pickle_that_names_code_is_refused(root, tmp_path):
