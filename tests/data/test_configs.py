@@ -120,7 +120,8 @@ def test_dataset_config_builds(name, imagenet_root, cifar_root, cifar_jpg_root, 
         size = {'imagenet_bs64_swin_384.py': 384, 'cub_bs8_448.py': 448, 'cub_bs8_384.py': 384,
                 'imagenet_bs128_riformer_medium_384.py': 384, 'imagenet_bs128_riformer_small_384.py': 384,
                 'imagenet_bs64_deit3_384.py': 384, 'imagenet_bs256_simmim_192.py': 192, 'imagenet_bs64_swin_256.py': 256,
-                'imagenet21k_bs128.py': 224}.get(name, 224 if ds['type'] in ('ImageNet', 'VOC') else 32)
+                'imagenet21k_bs128.py': 224, 'imagenet_bs16_pil_bicubic_384.py': 384,
+                'imagenet_bs8_pil_bicubic_320.py': 320}.get(name, 224 if ds['type'] in ('ImageNet', 'VOC') else 32)
         for x in views:
             assert x.dtype == torch.uint8 and x.ndim == 4 and x.shape[0] == 2 and x.shape[1] == 3
             assert tuple(x.shape[-2:]) == (size, size), (name, key, x.shape)
