@@ -89,7 +89,8 @@ ROOT = _mmpretrain_configs()
 # the detection benchmarks (mask-rcnn_*) are MMDetection configs
 CONFIGS = sorted(
     [str(p.relative_to(ROOT)) for fam in FOVEA_FAMILIES if any((FOVEA_CONFIGS / fam).glob('*.py'))
-     for p in [*(ROOT / fam).glob('*.py'), *(ROOT / fam / 'deploy').glob('*.py')]]
+     for p in [*(ROOT / fam).glob('*.py'), *(ROOT / fam / 'deploy').glob('*.py')]
+     if not p.name.startswith('_')]   # resnest/_randaug_policies.py: a list the configs read, not a model
     + [str(p.relative_to(ROOT)) for fam in BENCHMARK_FAMILIES for p in (ROOT / fam / 'benchmarks').glob('*.py')
        if not p.name.startswith('mask-rcnn')]) if ROOT and ROOT.is_dir() else []
 
@@ -173,7 +174,7 @@ def _drop_pretrained(cfg):
 MIRRORED = {'blip': (), 'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': (), 'poolformer': (),
             'riformer': (), 'mlp_mixer': (), 'van': ('model',), 'deit3': (), 'hivit': (), 'xcit': (), 'mobileone': (),
             'efficientnet_v2': (), 'replknet': (), 'blip': (), 'chinese_clip': (),
-            'itpn': (), 'mae/mae_hivit-': (), 'swin_transformer_v2': (), 'hrnet': ()}
+            'itpn': (), 'mae/mae_hivit-': (), 'swin_transformer_v2': (), 'hrnet': (), 'resnest': ()}
 # regnet: fovea's coslr base warms up per iteration. van: MMPretrain's van_base/van_large model files drop
 # the tiny/small init_cfg and Mixup/CutMix that the VAN recipe uses for every size; fovea keeps them
 # families whose configs also set hooks, seeds, loops and metrics of their own (checked too)
