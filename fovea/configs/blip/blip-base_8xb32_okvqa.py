@@ -2,15 +2,10 @@
 _base_ = [
     '../_base_/datasets/coco_okvqa.py',
     '../_base_/models/blip_vqa.py',
+    '../_base_/schedules/blip_vqa_adamw_10e.py',
     '../_base_/default_runtime.py',
 ]
 
-optimizer = dict(type='AdamW', lr=2e-5, weight_decay=0.05)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer)
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True)]
-
-train_cfg = dict(max_epochs=10, by_epoch=True)
 val_cfg = dict()
-test_cfg = dict()
 
 randomness = dict(seed=42)

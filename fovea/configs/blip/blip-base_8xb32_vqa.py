@@ -4,18 +4,12 @@
 _base_ = [
     '../_base_/datasets/coco_vg_vqa.py',
     '../_base_/models/blip_vqa.py',
+    '../_base_/schedules/blip_vqa_adamw_10e.py',
     '../_base_/default_runtime.py',
 ]
 
 model = dict(head=dict(
     inference_method='rank',  # or 'generate'
     answer_list_path='https://storage.googleapis.com/sfr-vision-language-research/datasets/answer_list.json'))
-
-optimizer = dict(type='AdamW', lr=2e-5, weight_decay=0.05)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer)
-param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True)]
-
-train_cfg = dict(max_epochs=10, by_epoch=True)
-test_cfg = dict()
 
 randomness = dict(seed=42)
