@@ -50,8 +50,8 @@ def test_missing_type_and_duplicate_registration():
 
 # ---- types MMPretrain has and fovea does not: said so, never "Did you mean" a look-alike
 @pytest.mark.parametrize('registry,name,kind', [
-    ('MODELS', 'TNT', 'model'), ('MODELS', 'mmpretrain.EfficientFormer', 'model'),
-    ('TRANSFORMS', 'Albu', 'transform'), ('METRICS', 'VQAAcc', 'metric'), ('HOOKS', 'SwitchRecipeHook', 'hook')])
+    ('MODELS', 'TNT', 'model'), ('MODELS', 'mmpretrain.RevVisionTransformer', 'model'),
+    ('TRANSFORMS', 'Albu', 'transform'), ('METRICS', 'ShapeBiasMetric', 'metric'), ('HOOKS', 'SetAdaptiveMarginsHook', 'hook')])
 def test_mmpretrain_type_fovea_lacks_is_not_called_a_typo(registry, name, kind):
     import fovea.registry as R
     with key_scope('model'), key_scope('backbone'), pytest.raises(ConfigError) as info:
