@@ -71,11 +71,11 @@ def check_shapes(out: StateDict, model: nn.Module) -> StateDict | None:
 
 
 def rename_into(sd: StateDict, model: nn.Module, backbone_type: type | tuple[type, ...], signature: tuple[str, ...],
-                rename, head: str = 'head.', head_rename=lambda k: f'fc.{k}') -> StateDict | None:
-    """A checkpoint whose keys all carry ``signature`` keys, renamed key by key into a model holding a
-    ``backbone_type``: ``rename(key) -> fovea key`` (None: the checkpoint is not this family's) for the backbone,
-    ``head_rename`` (default ``head.weight`` -> ``head.fc.weight``) for keys under ``head``, dropped for a bare
-    backbone. None when it does not apply (see :func:`check_shapes`)."""
+                rename, head: str | tuple[str, ...] = 'head.', head_rename=lambda k: f'fc.{k[5:]}') -> StateDict | None:
+    """A checkpoint holding all ``signature`` keys, renamed key by key into a model holding a ``backbone_type``:
+    ``rename(key) -> fovea key`` (None: the checkpoint is not this family's) for the backbone, ``head_rename(key)``
+    (default ``head.weight`` -> ``fc.weight``, under the model's head) for keys starting with ``head``, dropped
+    for a bare backbone. None when it does not apply (see :func:`check_shapes`)."""
     if not all(k in sd for k in signature):
         return None
     found = locate(model, backbone_type)
@@ -86,7 +86,7 @@ def rename_into(sd: StateDict, model: nn.Module, backbone_type: type | tuple[typ
     for k, v in sd.items():
         if k.startswith(head):
             if head_prefix is not None:
-                out[head_prefix + head_rename(k[len(head):])] = v
+                out[head_prefix + head_rename(k)] = v
             continue
         new = rename(k)
         if new is None:

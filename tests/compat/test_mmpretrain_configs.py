@@ -67,6 +67,11 @@ PUBLISHED_FIXES = {
     'spark/spark_sparse-resnet50_8xb512-amp-coslr-1600e_in1k.py': 37_970_611,
     'spark/spark_sparse-convnextv2-tiny_16xb256-amp-coslr-800e_in1k.py': 39_729_619,
 }
+# LeViT: the metafile leaves out the distillation classifier (batch norm + linear on C features: 1000 (C + 1) + 2 C)
+# that the configs build (distillation=True; its logits are averaged with the class head's)
+PUBLISHED_FIXES.update({f'levit/levit-{arch}_8xb256_in1k.py': n + 1000 * (c + 1) + 2 * c for arch, n, c in (
+    ('128s', 7_391_290, 384), ('128', 8_828_168, 384), ('192', 10_561_301, 384), ('256', 18_379_852, 512),
+    ('384', 38_358_300, 768))})
 # MAE fine-tuning builds a LayerNorm after the token average (ln2, 2 x width) the metafile leaves out
 PUBLISHED_FIXES.update({f'mae/benchmarks/{name}.py': n for name, n in (
     ('vit-base-p16_8xb128-coslr-100e_in1k', 86_567_656), ('vit-large-p16_8xb128-coslr-50e_in1k', 304_326_632),
@@ -174,7 +179,7 @@ def _drop_pretrained(cfg):
 MIRRORED = {'blip': (), 'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': (), 'poolformer': (),
             'riformer': (), 'mlp_mixer': (), 'van': ('model',), 'deit3': (), 'hivit': (), 'xcit': (), 'mobileone': (),
             'efficientnet_v2': (), 'replknet': (), 'blip': (), 'chinese_clip': (),
-            'itpn': (), 'mae/mae_hivit-': (), 'swin_transformer_v2': (), 'hrnet': (), 'resnest': ()}
+            'itpn': (), 'mae/mae_hivit-': (), 'swin_transformer_v2': (), 'hrnet': (), 'resnest': (), 'levit': ()}
 # regnet: fovea's coslr base warms up per iteration. van: MMPretrain's van_base/van_large model files drop
 # the tiny/small init_cfg and Mixup/CutMix that the VAN recipe uses for every size; fovea keeps them
 # families whose configs also set hooks, seeds, loops and metrics of their own (checked too)

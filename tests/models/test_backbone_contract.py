@@ -82,6 +82,8 @@ CASES: dict[str, tuple[dict, int]] = {
     'SwinTransformerV2': (dict(arch=dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2],
                                          extra_norm_every_n_blocks=0), img_size=64, window_size=[4, 4, 4, 2],
                                out_indices=(0, 1, 2, 3)), 64),
+    'LeViT': (dict(arch=dict(embed_dims=[32, 48, 64], num_heads=[2, 3, 4], depths=[1, 1, 1], key_dims=[8, 8, 8]),
+                   img_size=64, out_indices=(0, 1, 2)), 64),
 }
 
 
