@@ -179,7 +179,8 @@ def _drop_pretrained(cfg):
 MIRRORED = {'blip': (), 'convnext_v2': (), 'regnet': ('param_scheduler',), 'convmixer': (), 'poolformer': (),
             'riformer': (), 'mlp_mixer': (), 'van': ('model',), 'deit3': (), 'hivit': (), 'xcit': (), 'mobileone': (),
             'efficientnet_v2': (), 'replknet': (), 'blip': (), 'chinese_clip': (),
-            'itpn': (), 'mae/mae_hivit-': (), 'swin_transformer_v2': (), 'hrnet': (), 'resnest': (), 'levit': ()}
+            'itpn': (), 'mae/mae_hivit-': (), 'swin_transformer_v2': (), 'hrnet': (), 'resnest': (), 'levit': (),
+            'res2net': ()}
 # regnet: fovea's coslr base warms up per iteration. van: MMPretrain's van_base/van_large model files drop
 # the tiny/small init_cfg and Mixup/CutMix that the VAN recipe uses for every size; fovea keeps them
 # families whose configs also set hooks, seeds, loops and metrics of their own (checked too)

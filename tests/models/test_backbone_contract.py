@@ -34,6 +34,7 @@ CASES: dict[str, tuple[dict, int]] = {
     'RegNet': (dict(arch='regnetx_400mf', out_indices=(0, 1, 2, 3)), 64),
     'ResNeXt': (dict(depth=50, groups=4, width_per_group=4, base_channels=16, stem_channels=16,
                      out_indices=(0, 1, 2, 3)), 64),
+    'Res2Net': (dict(depth=50, stem_channels=16, base_channels=16, out_indices=(0, 1, 2, 3)), 64),
     'ResNeSt': (dict(depth=50, stem_channels=16, base_channels=16, out_indices=(0, 1, 2, 3)), 64),
     'SEResNet': (dict(depth=50, base_channels=16, stem_channels=16, out_indices=(0, 1, 2, 3)), 64),
     'SEResNeXt': (dict(depth=50, groups=4, width_per_group=4, base_channels=16, stem_channels=16,

@@ -7,9 +7,9 @@ import torch
 
 from fovea.apis.model import build_model_from_cfg
 from fovea.config import Config
-from fovea.convert import load_weights
 from fovea.models.backbones.resnest import ResNeSt, SplitAttentionConv2d
 from test_mobileone import randomise
+from zoo_helpers import assert_converted_logits
 
 # config, parameters (MMPretrain 1.2.0's build of the same file; timm's resnest50d/101e/200e/269e count the
 # same backbones: 25,434,240 / 46,226,016 / 68,152,544 / 108,880,480 plus the 2,049,000 head)
@@ -47,12 +47,7 @@ def test_timm_weights_give_the_same_logits():
     ref = randomise(timm.create_model('resnest50d')).eval()
     cfg = Config.fromfile('_base_/models/resnest50.py').to_dict()['model']
     cfg.pop('train_cfg')
-    ours = build_model_from_cfg(cfg).eval()
-    assert load_weights(ours, ref.state_dict(), strict=True, log=False).source == 'timm'
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        want, got = ref(x), ours(x, mode='tensor')
-    assert want.abs().max() > 0.05 and (got - want).abs().max() < 1e-4
+    assert_converted_logits(ref, build_model_from_cfg(cfg).eval())
 
 
 @pytest.mark.reference

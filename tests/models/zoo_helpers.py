@@ -27,3 +27,15 @@ def assert_converts(ref: nn.Module, ours: nn.Module, x: torch.Tensor, source: st
         want, got = ref.eval()(x), ours.eval()(x, mode='tensor')
     assert got.shape == want.shape
     assert want.abs().max() > 0.05 and (got - want).abs().max() < 1e-4
+
+
+def assert_converted_logits(ref: nn.Module, ours: nn.Module, source: str = 'timm', size: int = 64) -> None:
+    """``ref``'s state dict loads strictly into ``ours`` through the ``source`` converter, and the logits agree
+    within 1e-4 (relative to their scale where that exceeds 1)."""
+    from fovea.convert import load_weights
+    assert load_weights(ours, ref.state_dict(), strict=True, log=False).source == source
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        want, got = ref(x), ours(x, mode='tensor')
+    assert want.abs().max() > 0.05, 'reference logits too small for a meaningful comparison'
+    assert (got - want).abs().max() < 1e-4 * max(1., want.abs().max().item())

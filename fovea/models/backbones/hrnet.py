@@ -134,7 +134,8 @@ class HRNet(BaseBackbone):
             if cfg is None:
                 raise ConfigError(f'HRNet extra needs stage1 .. stage4; stage{i} is missing')
             if cfg.get('block') not in BLOCKS:
-                raise ConfigError(f"HRNet extra.stage{i}.block must be 'BASIC' or 'BOTTLENECK', got {cfg.get('block')!r}")
+                raise ConfigError(f"HRNet extra.stage{i}.block must be 'BASIC' or 'BOTTLENECK', "
+                                  f"got {cfg.get('block')!r}")
             if not len(cfg['num_blocks']) == len(cfg['num_channels']) == cfg['num_branches']:
                 raise ConfigError(f'HRNet extra.stage{i}: num_blocks and num_channels need num_branches '
                                   f'({cfg["num_branches"]}) entries each')

@@ -197,26 +197,31 @@ class ResLayer(nn.Sequential):
 
     Args:
         expansion: block expansion; None infers it from ``block`` (:func:`get_expansion`).
-        avg_down: make the projection ``AvgPool(stride) -> 1x1 conv`` instead of a strided 1x1 conv (V1d).
+        avg_down: make the projection ``AvgPool(stride) -> 1x1 conv`` instead of a strided 1x1 conv (V1d);
+            ``'always'``: keep the pool at stride 1 too (MMPretrain's Res2Layer, so its keys are
+            ``downsample.1/.2`` in every stage).
+        first_block_kwargs: extra arguments of the first block only (Res2Net's ``stage_type='stage'``).
         **kwargs: passed to every block.
     """
 
     def __init__(self, block: type[nn.Module], num_blocks: int, in_channels: int, out_channels: int,
-                 expansion: int | None = None, stride: int = 1, avg_down: bool = False,
-                 conv_cfg: dict | None = None, norm_cfg: dict = dict(type='BN'), **kwargs):
+                 expansion: int | None = None, stride: int = 1, avg_down: bool | str = False,
+                 conv_cfg: dict | None = None, norm_cfg: dict = dict(type='BN'),
+                 first_block_kwargs: dict | None = None, **kwargs):
         expansion = get_expansion(block, expansion)
         downsample = None
         if stride != 1 or in_channels != out_channels:
             layers: list[nn.Module] = []
             conv_stride = stride
-            if avg_down and stride != 1:
+            if avg_down == 'always' or (avg_down and stride != 1):
                 conv_stride = 1
                 layers.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
             layers += [build_conv_layer(conv_cfg, in_channels, out_channels, 1, stride=conv_stride, bias=False),
                        build_norm_layer(norm_cfg, out_channels)[1]]
             downsample = nn.Sequential(*layers)
         blocks = [block(in_channels=in_channels, out_channels=out_channels, expansion=expansion, stride=stride,
-                        downsample=downsample, conv_cfg=conv_cfg, norm_cfg=norm_cfg, **kwargs)]
+                        downsample=downsample, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                        **{**kwargs, **(first_block_kwargs or {})})]
         blocks += [block(in_channels=out_channels, out_channels=out_channels, expansion=expansion, stride=1,
                          conv_cfg=conv_cfg, norm_cfg=norm_cfg, **kwargs) for _ in range(1, num_blocks)]
         super().__init__(*blocks)
