@@ -180,7 +180,7 @@ MIRRORED = {'blip': (), 'convnext_v2': (), 'regnet': ('param_scheduler',), 'conv
             'riformer': (), 'mlp_mixer': (), 'van': ('model',), 'deit3': (), 'hivit': (), 'xcit': (), 'mobileone': (),
             'efficientnet_v2': (), 'replknet': (), 'blip': (), 'chinese_clip': (),
             'itpn': (), 'mae/mae_hivit-': (), 'swin_transformer_v2': (), 'hrnet': (), 'resnest': (), 'levit': (),
-            'res2net': ()}
+            'res2net': (), 'cspnet': ()}
 # regnet: fovea's coslr base warms up per iteration. van: MMPretrain's van_base/van_large model files drop
 # the tiny/small init_cfg and Mixup/CutMix that the VAN recipe uses for every size; fovea keeps them
 # families whose configs also set hooks, seeds, loops and metrics of their own (checked too)
