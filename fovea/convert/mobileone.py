@@ -33,4 +33,4 @@ def convert_timm_mobileone(sd: dict, model: nn.Module) -> dict | None:
     if not any(k in sd for k in ('stem.conv_kxk.0.conv.weight', 'stem.reparam_conv.weight')) \
             or not any(k.startswith('stages.0.0.') for k in sd):
         return None
-    return rename_into(sd, model, MobileOne, (), _rename, head='head.fc.')
+    return rename_into(sd, model, MobileOne, (), _rename, head_rename=lambda k: k[len('head.'):])  # head.fc.*

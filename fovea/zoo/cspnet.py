@@ -3,7 +3,7 @@
 ``params_m`` and ``flops_g`` (GMACs at ``input_size``) are counted by fovea (`fovea flops`);
 ``mmpretrain_flops_g`` is the figure MMPretrain publishes, counted with its own tool.
 ``flops_g`` is at the evaluation size (256 px for CSPDarkNet and CSPResNet); MMPretrain's figure is at
-224 px (fovea counts 5.00 and 3.46 GMACs there). timm's cspdarknet53 / cspresnet50 / cspresnext50 name their layers otherwise; no timm converter yet.
+224 px (fovea counts 5.00 and 3.46 GMACs there). timm's cspdarknet53 / cspresnet50 / cspresnext50 (the published weights' source) convert.
 """
 
 ENTRIES = [

@@ -1,15 +1,16 @@
 """CSPNet (CSPDarkNet, CSPResNet, CSPResNeXt): published parameter counts and MACs, the cross-stage split,
-and MMPretrain's checkpoints loading strictly."""
+timm's weights and MMPretrain's checkpoints loading strictly."""
 from __future__ import annotations
 
 import pytest
 import torch
 
+from fovea.apis.model import build_model_from_cfg
 from fovea.config import Config
 from fovea.models.backbones.cspnet import CSPDarkNet, CSPResNet, CSPResNeXt
 from fovea.utils.errors import ConfigError
 from test_mobileone import randomise
-from zoo_helpers import count_config
+from zoo_helpers import assert_converted_logits, count_config
 
 # config, parameters (exact; the metafile rounds to 10^4), its GMACs
 PUBLISHED = [('cspdarknet50_8xb32_in1k', 27_642_184, 5.04), ('cspresnet50_8xb32_in1k', 21_616_168, 3.48),
@@ -46,6 +47,14 @@ def test_frozen_stages_and_bad_arguments():
         CSPDarkNet(50)
     with pytest.raises(ConfigError, match='frozen_stages must be in -1 .. 3'):
         CSPResNet(50, frozen_stages=4)
+
+
+@pytest.mark.parametrize('timm_name,name', [('cspdarknet53', 'cspdarknet50_8xb32_in1k'),
+                                            ('cspresnext50', 'cspresnext50_8xb32_in1k')])
+def test_timm_weights_give_the_same_logits(timm_name, name):
+    timm = pytest.importorskip('timm')
+    ref = randomise(timm.create_model(timm_name)).eval()
+    assert_converted_logits(ref, build_model_from_cfg(Config.fromfile(name).model_cfg()).eval())
 
 
 @pytest.mark.reference
