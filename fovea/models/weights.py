@@ -40,6 +40,9 @@ Converter = Callable[[StateDict, nn.Module], 'StateDict | None']
 CONVERTERS: dict[str, list[Converter]] = {}
 #: the package whose modules register the converters, imported on first need
 CONVERTER_PACKAGE = 'fovea.convert'
+#: sources tried first, so that a converter registered under several (ResNet's, for torchvision and
+#: timm, whose key names agree) labels a checkpoint the same whatever order the modules were imported in
+PREFERRED_SOURCES = ('torchvision', 'timm')
 
 
 def register_converter(source: str) -> Callable[[Converter], Converter]:
@@ -74,7 +77,8 @@ def convert_state_dict(sd: StateDict, model: nn.Module, source: str | None = Non
     candidates: list[tuple[int, str, StateDict]] = []
     if source is None:
         candidates.append((_fit_score(sd, model_sd), 'fovea', sd))
-    for src in [source] if source is not None else list(table):
+    order = sorted(table, key=lambda s: PREFERRED_SOURCES.index(s) if s in PREFERRED_SOURCES else len(PREFERRED_SOURCES))
+    for src in [source] if source is not None else order:
         if src not in table:
             raise CheckpointError(f'No converter for source {src!r}; known sources: {sorted(table)}.')
         for fn in table[src]:
