@@ -33,6 +33,7 @@ MULTIMODAL = {
 # tests/models/test_detection.py
 CONFIGS = sorted(os.path.basename(p) for p in glob.glob(os.path.join(CONFIG_DIR, '*.py'))
                  if not os.path.basename(p).startswith(('video_', 'coco_detection')) and
+                 not os.path.basename(p).endswith('_policies.py') and  # augmentation policy lists, no loaders
                  os.path.basename(p) not in MULTIMODAL)
 MMPRETRAIN_NAMES = {'imagenet_bs32_mocov2.py', 'imagenet_bs32_simclr.py', 'imagenet_bs32_byol.py',
                     'imagenet_bs512_mocov3.py', 'imagenet_bs512_mae.py', 'imagenet_bs32.py', 'imagenet_bs64.py', 'imagenet_bs32_pil_resize.py', 'imagenet_bs64_swin_224.py',
