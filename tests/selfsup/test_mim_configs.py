@@ -43,7 +43,7 @@ def _shrink(cfg: Config, size: int) -> None:
     patch = bb.get('patch_size', 16 if 'ViT' in bb['type'] else 4)
     if model['type'] in ('MAE', 'iTPN'):
         model['neck']['num_patches'] = (size // patch) ** 2
-    if model.get('target_generator'):
+    if 'tokenizer_path' in model.get('target_generator', {}):
         model['target_generator']['tokenizer_path'] = None     # random CLIP weights (no download)
     if model['type'] == 'SimMIM':
         bb['pad_small_map'] = True               # 64 px leaves maps smaller than the windows
