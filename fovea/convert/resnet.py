@@ -19,12 +19,11 @@ from fovea.convert._targets import check_shapes, locate
 from fovea.models.weights import register_converter
 from fovea.models.backbones.resnet import ResNet
 
-__all__ = ['convert_resnet', 'convert_mmpretrain_cnn']
+__all__ = ['convert_resnet', 'convert_torchvision_resnet', 'convert_mmpretrain_cnn']
 
 _DEEP_STEM = {'0': 'stem.0.conv', '1': 'stem.0.bn', '3': 'stem.1.conv', '4': 'stem.1.bn', '6': 'stem.2.conv'}
 
 
-@register_converter('torchvision')
 @register_converter('timm')
 def convert_resnet(sd: dict, model: nn.Module) -> dict | None:
     """torchvision / timm ResNet-family state dict -> fovea ResNet (any subclass)."""
@@ -61,6 +60,17 @@ def convert_resnet(sd: dict, model: nn.Module) -> dict | None:
         else:
             out[prefix + k] = v
     return check_shapes(out, model)
+
+
+@register_converter('torchvision')
+def convert_torchvision_resnet(sd: dict, model: nn.Module) -> dict | None:
+    """torchvision's ResNet / ResNeXt / Wide ResNet (timm's names, so :func:`convert_resnet` maps them) into
+    the fovea classes torchvision has; a Res2Net, ResNeSt, SE-ResNet or RegNet checkpoint is timm's."""
+    from fovea.models.backbones.resnext import ResNeXt
+    found = locate(model, ResNet)
+    if found is None or type(found[0]) not in (ResNet, ResNeXt):
+        return None
+    return convert_resnet(sd, model)
 
 
 def _mmpretrain_cnn_types() -> tuple[type, ...]:

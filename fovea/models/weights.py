@@ -40,8 +40,8 @@ Converter = Callable[[StateDict, nn.Module], 'StateDict | None']
 CONVERTERS: dict[str, list[Converter]] = {}
 #: the package whose modules register the converters, imported on first need
 CONVERTER_PACKAGE = 'fovea.convert'
-#: sources tried first, so that a converter registered under several (ResNet's, for torchvision and
-#: timm, whose key names agree) labels a checkpoint the same whatever order the modules were imported in
+#: sources tried first, so that a converter registered under several (VGG's, DenseNet's, Inception's: torchvision
+#: and timm name their keys alike) labels a checkpoint the same whatever order the modules were imported in
 PREFERRED_SOURCES = ('torchvision', 'timm')
 
 
